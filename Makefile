@@ -1,0 +1,40 @@
+# Every target bootstraps .venv on its own, so a fresh clone needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DB     ?= $(or $(MOEWH_DB),warehouse.duckdb)
+PORT   ?= 8501
+
+.PHONY: help ingest test dashboard bench lint clean
+
+help:
+	@echo "make ingest     create .venv, install, load the demo data into $(DB)"
+	@echo "make test       create .venv, install, run the whole test suite"
+	@echo "make dashboard  start the Streamlit dashboard on port $(PORT)"
+	@echo "make bench      run the benchmarks in bench/"
+	@echo "make lint       ruff over the code"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+ingest: $(STAMP)
+	$(BIN)/moewh --db $(DB) ingest demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+dashboard: $(STAMP)
+	$(BIN)/moewh --db $(DB) dashboard --port $(PORT)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check warehouse tests bench dashboards
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,14 @@
+"""The `moewh` command line: a thin layer over the warehouse library."""
+
+from . import (  # noqa: F401  (each module registers its commands)
+    dashboard_cmds,
+    demo_cmds,
+    lake_cmds,
+    layout_cmds,
+    query_cmds,
+    trace_cmds,
+    views_cmds,
+)
+from .app import app, main, run
+
+__all__ = ["app", "main", "run"]

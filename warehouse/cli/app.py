@@ -1,0 +1,88 @@
+"""The Typer application: global options, sub-command groups and error handling.
+
+Commands live in the sibling modules, one per topic, and stay thin: they parse options,
+call the library, and print.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from ..errors import EXIT_BAD_INPUT, WarehouseError
+from ..paths import DEFAULT_DB
+
+HELP = f"""MoE Trace Warehouse: mixture-of-experts traces and GGUF expert layouts in DuckDB.
+
+Load GGUF layouts and tracer output into one DuckDB file, then ask it questions with SQL
+over the documented views in schema v1 (`moewh views list`).
+
+\b
+  moewh ingest demo    # GPT-OSS-20B layout, its real trace, synthetic runs
+  moewh query "select * from v1.expert_hotness where rank_in_layer <= 3"
+
+The database is --db PATH, else $MOEWH_DB, else ./{DEFAULT_DB}.
+
+Exit codes: 0 success; 1 the command ran and found problems (layout overlaps, failed runs in
+a batch); 2 bad input or usage (unreadable file, bad SQL); 3 database locked, missing or
+written by a newer version.
+"""
+
+app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  rich_markup_mode=None)
+ingest_app = typer.Typer(help="Load files into the warehouse (models, layouts, traces, experiment folders).",
+                         no_args_is_help=True)
+views_app = typer.Typer(help="The documented SQL views: list them, show one, transpile the set.", no_args_is_help=True)
+runs_app = typer.Typer(help="Trace runs in the warehouse.", no_args_is_help=True)
+layout_app = typer.Typer(help="Tensor layouts of ingested models.", no_args_is_help=True)
+check_app = typer.Typer(help="Consistency checks that exit 1 when they find a problem.", no_args_is_help=True)
+export_app = typer.Typer(help="Write the warehouse out in other formats.", no_args_is_help=True)
+
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(views_app, name="views")
+app.add_typer(runs_app, name="runs")
+app.add_typer(layout_app, name="layout")
+app.add_typer(check_app, name="check")
+app.add_typer(export_app, name="export")
+
+
+class State:
+    db: str = DEFAULT_DB
+
+
+state = State()
+
+
+@app.callback()
+def _global(
+    db: str = typer.Option(DEFAULT_DB, "--db", envvar="MOEWH_DB", metavar="PATH",
+                           help="DuckDB warehouse file (env MOEWH_DB).", show_default=True),
+) -> None:
+    state.db = db
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code instead of raising (used by main and tests)."""
+    try:
+        result = app(args=argv, prog_name="moewh", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except WarehouseError as exc:
+        print(f"moewh: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code if exc.exit_code else EXIT_BAD_INPUT
+    except click.exceptions.Abort:
+        print("moewh: aborted", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("moewh: interrupted; nothing of the unfinished command was kept", file=sys.stderr)
+        return 130
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))

@@ -1,0 +1,34 @@
+"""`moewh query`: any read-only SQL across all runs and models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ..errors import UsageError
+from ..output import emit
+from ..query import parse_params, run_query
+from .app import app, state
+
+
+@app.command()
+def query(
+    sql: str = typer.Argument(None, help="SQL to run; omit when using --file."),
+    file: Path = typer.Option(None, "--file", "-f", exists=True, dir_okay=False, help="Read the SQL from a file."),
+    param: list[str] = typer.Option([], "--param", "-p", metavar="NAME=VALUE",
+                                    help="Bind $NAME in the SQL (repeatable); never interpolated into the text."),
+    fmt: str = typer.Option("table", "--format", help="table | csv | json | parquet (parquet needs --output)."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+) -> None:
+    """Run read-only SQL over the warehouse.
+
+    Views live in schema v1 (see `moewh views list`); base tables in main. --format json prints
+    one JSON array of row objects.
+
+    Example: moewh query "select * from v1.expert_hotness where run_id = $run" -p run=ab12
+    """
+    if (sql is None) == (file is None):
+        raise UsageError("give the SQL as an argument or with --file, not both")
+    text = file.read_text() if file is not None else sql
+    emit(run_query(state.db, text, parse_params(param)), fmt, output)

@@ -1,0 +1,197 @@
+"""Load the versioned SQL views in ``sql/views/<set>/`` into DuckDB schemas of the same name.
+
+One view per file, named after the file. A file holds a leading doc comment (what a row is,
+then ``@column name  meaning`` lines) and one SELECT statement. Views may reference base
+tables in ``main`` and other views of their own set; they are created in dependency order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+from .errors import DatabaseError, UsageError
+from .paths import sql_dir
+
+_COLUMN_RE = re.compile(r"^@column\s+(\S+)\s*(.*)$")
+DIALECTS = ("duckdb", "spark", "trino", "postgres")
+
+
+@dataclass
+class ViewDef:
+    view_set: str
+    name: str
+    path: Path
+    doc: str
+    columns: dict[str, str]
+    sql: str
+    deps: set[str] = field(default_factory=set)  # views of the same set
+    tables: set[str] = field(default_factory=set)  # base tables in main
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.view_set}.{self.name}"
+
+    @property
+    def summary(self) -> str:
+        return self.doc.split("\n\n")[0].replace("\n", " ").strip()
+
+
+def view_sets() -> list[str]:
+    root = sql_dir() / "views"
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and re.fullmatch(r"v\d+", p.name))
+
+
+def _split_doc(path: Path, text: str) -> tuple[str, dict[str, str], str]:
+    lines = text.splitlines()
+    doc_lines: list[str] = []
+    i = 0
+    while i < len(lines) and (lines[i].startswith("--") or not lines[i].strip()):
+        if lines[i].startswith("--"):
+            doc_lines.append(lines[i][2:].removeprefix(" "))
+        elif doc_lines:
+            break
+        i += 1
+    body = "\n".join(lines[i:]).strip().rstrip(";").strip()
+    prose: list[str] = []
+    columns: dict[str, str] = {}
+    last = None
+    for line in doc_lines:
+        m = _COLUMN_RE.match(line.strip())
+        if m:
+            last = m.group(1)
+            columns[last] = m.group(2).strip()
+        elif last is not None and line.startswith("   ") and line.strip():
+            columns[last] += " " + line.strip()
+        else:
+            last = None
+            prose.append(line)
+    doc = "\n".join(prose).strip()
+    if not doc or not columns:
+        raise DatabaseError(f"{path}: a view file starts with a doc comment and @column lines")
+    if not body:
+        raise DatabaseError(f"{path}: no SELECT statement after the doc comment")
+    return doc, columns, body
+
+
+@cache
+def _read_set(view_set: str, root: Path) -> tuple[ViewDef, ...]:
+    folder = root / "views" / view_set
+    defs: dict[str, ViewDef] = {}
+    for path in sorted(folder.glob("*.sql")):
+        doc, columns, body = _split_doc(path, path.read_text())
+        defs[path.stem] = ViewDef(view_set, path.stem, path, doc, columns, body)
+    for d in defs.values():
+        try:
+            tree = sqlglot.parse_one(d.sql, read="duckdb")
+        except sqlglot.errors.ParseError as exc:
+            raise DatabaseError(f"{d.path}: sqlglot cannot parse the view: {exc}") from None
+        if not isinstance(tree, exp.Query):
+            raise DatabaseError(f"{d.path}: a view file holds one SELECT statement")
+        ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+        for t in tree.find_all(exp.Table):
+            if not t.name or isinstance(t.this, exp.Anonymous) or t.this.__class__ is not exp.Identifier:
+                continue  # table functions such as range(...) / unnest
+            if t.db == view_set:
+                if t.name not in defs:
+                    raise DatabaseError(f"{d.path}: references {view_set}.{t.name}, which no file defines")
+                d.deps.add(t.name)
+            elif t.db in ("", "main") and t.name not in ctes:
+                d.tables.add(t.name)
+            elif t.db not in ("", "main"):
+                raise DatabaseError(f"{d.path}: references {t.db}.{t.name}; a view uses main tables and its own set")
+    return tuple(_toposort(defs))
+
+
+def _toposort(defs: dict[str, ViewDef]) -> list[ViewDef]:
+    done: dict[str, ViewDef] = {}
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in done:
+            return
+        if name in visiting:
+            raise DatabaseError(f"{defs[name].path}: views depend on each other in a cycle")
+        visiting.add(name)
+        for dep in sorted(defs[name].deps):
+            visit(dep)
+        visiting.discard(name)
+        done[name] = defs[name]
+
+    for name in sorted(defs):
+        visit(name)
+    return list(done.values())
+
+
+def definitions(view_set: str = "v1") -> list[ViewDef]:
+    """The views of one set, in dependency order."""
+    if view_set not in view_sets():
+        raise UsageError(f"no view set {view_set!r}; known: {', '.join(view_sets())}")
+    return list(_read_set(view_set, sql_dir()))
+
+
+def find(name: str) -> ViewDef:
+    view_set, _, short = name.rpartition(".")
+    for d in definitions(view_set or "v1"):
+        if d.name == short:
+            return d
+    raise UsageError(f"no view named {name!r}; `moewh views list` shows them")
+
+
+def set_version(view_set: str) -> str:
+    h = hashlib.sha256()
+    for d in definitions(view_set):
+        h.update(d.name.encode() + b"\0" + d.sql.encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def needs_reload(con: duckdb.DuckDBPyConnection) -> bool:
+    try:
+        loaded = dict(con.execute("select view_set, version from view_sets").fetchall())
+    except duckdb.CatalogException:
+        return True
+    return any(loaded.get(s) != set_version(s) for s in view_sets())
+
+
+def load(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)create every view set inside the caller's transaction."""
+    existing_tables = {
+        r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'main'"
+        ).fetchall()
+    }
+    for view_set in view_sets():
+        defs = definitions(view_set)
+        for d in defs:
+            missing = d.tables - existing_tables
+            if missing:
+                raise DatabaseError(f"{d.path}: references missing table(s) {', '.join(sorted(missing))}")
+        con.execute(f'drop schema if exists "{view_set}" cascade')
+        con.execute(f'create schema "{view_set}"')
+        for d in defs:
+            try:
+                con.execute(f'create view "{view_set}"."{d.name}" as\n{d.sql}')
+            except duckdb.Error as exc:
+                raise DatabaseError(f"{d.path}: {exc}") from None
+        con.execute(
+            "insert or replace into view_sets (view_set, version, n_views, loaded_at) values (?, ?, ?, now())",
+            [view_set, set_version(view_set), len(defs)],
+        )
+
+
+def transpile(view_set: str = "v1", dialect: str = "spark") -> list[str]:
+    """The whole set as CREATE VIEW statements in ``dialect``, in dependency order."""
+    if dialect not in DIALECTS:
+        raise UsageError(f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}")
+    out = []
+    for d in definitions(view_set):
+        select = sqlglot.transpile(d.sql, read="duckdb", write=dialect, pretty=True)[0]
+        out.append(f"CREATE OR REPLACE VIEW {view_set}.{d.name} AS\n{select}")
+    return out
