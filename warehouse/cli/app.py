@@ -55,10 +55,21 @@ class State:
 state = State()
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+        from ..store import schema_version
+
+        typer.echo(f"moewh {__version__} (schema {schema_version():03d})")
+        raise typer.Exit()
+
+
 @app.callback()
 def _global(
     db: str = typer.Option(DEFAULT_DB, "--db", envvar="MOEWH_DB", metavar="PATH",
                            help="DuckDB warehouse file (env MOEWH_DB).", show_default=True),
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and schema version, then exit."),
 ) -> None:
     state.db = db
 
