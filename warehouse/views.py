@@ -17,8 +17,8 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
+from . import paths
 from .errors import DatabaseError, UsageError
-from .paths import sql_dir
 
 _COLUMN_RE = re.compile(r"^@column\s+(\S+)\s*(.*)$")
 DIALECTS = ("duckdb", "spark", "trino", "postgres")
@@ -45,7 +45,7 @@ class ViewDef:
 
 
 def view_sets() -> list[str]:
-    root = sql_dir() / "views"
+    root = paths.sql_dir() / "views"
     return sorted(p.name for p in root.iterdir() if p.is_dir() and re.fullmatch(r"v\d+", p.name))
 
 
@@ -134,7 +134,7 @@ def definitions(view_set: str = "v1") -> list[ViewDef]:
     """The views of one set, in dependency order."""
     if view_set not in view_sets():
         raise UsageError(f"no view set {view_set!r}; known: {', '.join(view_sets())}")
-    return list(_read_set(view_set, sql_dir()))
+    return list(_read_set(view_set, paths.sql_dir()))
 
 
 def find(name: str) -> ViewDef:
@@ -177,13 +177,23 @@ def load(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f'create schema "{view_set}"')
         for d in defs:
             try:
-                con.execute(f'create view "{view_set}"."{d.name}" as\n{d.sql}')
+                con.execute(f'create view "{view_set}"."{d.name}" as\n{_main_qualified(d)}')
             except duckdb.Error as exc:
                 raise DatabaseError(f"{d.path}: {exc}") from None
         con.execute(
             "insert or replace into view_sets (view_set, version, n_views, loaded_at) values (?, ?, ?, now())",
             [view_set, set_version(view_set), len(defs)],
         )
+
+
+def _main_qualified(d: ViewDef) -> str:
+    """The view's SQL with its base tables written main.NAME: DuckDB binds a view's unqualified
+    names in the view's own schema first, so v1.runs reading `runs` would read itself."""
+    tree = sqlglot.parse_one(d.sql, read="duckdb")
+    for t in tree.find_all(exp.Table):
+        if t.this.__class__ is exp.Identifier and not t.db and t.name in d.tables:
+            t.set("db", exp.to_identifier("main"))
+    return tree.sql(dialect="duckdb")
 
 
 def transpile(view_set: str = "v1", dialect: str = "spark") -> list[str]:
