@@ -17,7 +17,8 @@ CREATE TABLE view_sets (
 -- One row per model layout. model_id is a content fingerprint: of the GGUF header and
 -- tensor-info section, or of a legacy layout file's content.
 CREATE TABLE models (
-    model_id         VARCHAR PRIMARY KEY,
+    model_id         VARCHAR PRIMARY KEY,  -- first 16 hex digits of fingerprint
+    fingerprint      VARCHAR,              -- sha256 hex of the fingerprinted bytes
     model_name       VARCHAR NOT NULL,
     source_kind      VARCHAR NOT NULL,   -- 'gguf' | 'gguf-dump-csv' | 'memory-map-json'
     source_path      VARCHAR,
@@ -42,7 +43,8 @@ CREATE TABLE model_metadata (
     model_id      VARCHAR NOT NULL,
     key           VARCHAR NOT NULL,
     value_type    VARCHAR NOT NULL,      -- GGUF value type name (UINT32, STRING, ARRAY, ...)
-    value         VARCHAR,               -- scalar rendered as text; NULL for arrays
+    value         VARCHAR,               -- scalar rendered as text (strings cut at 65,536 bytes); NULL for arrays
+    value_length  BIGINT,                -- bytes of a STRING value before any cut
     array_type    VARCHAR,
     array_length  BIGINT,
     PRIMARY KEY (model_id, key)

@@ -1,1 +1,148 @@
-"""Commands: see the module owner's issue."""
+"""`moewh ingest model|layout`, `moewh layout export`, `moewh check layout`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from ..errors import EXIT_FINDINGS, UsageError
+from ..ingest.models import DecodedLayout, IngestResult, decode_gguf, decode_layout_file, store_layout
+from ..layout_export import export_csv
+from ..models import resolve_model
+from ..output import render_table
+from ..store import open_store
+from .app import check_app, ingest_app, layout_app, state
+
+MODEL_HELP = "Model: model_id, a unique prefix of it, or model_name. Optional when the warehouse holds one."
+
+
+def _store_decoded(decoded: DecodedLayout) -> IngestResult:
+    # The file was read and validated before the database is opened, so bad input leaves the
+    # warehouse file untouched; the rows go in as one transaction.
+    with open_store(state.db) as store:
+        with store.transaction() as con:
+            return store_layout(con, decoded)
+
+
+def _report(result: IngestResult, decoded: DecodedLayout) -> None:
+    m = decoded.model
+    if not result.created:
+        typer.echo(f"model {result.model_id} is already in the warehouse as {result.model_name!r} "
+                   f"({result.n_rows} layout rows); nothing changed")
+        return
+    experts = f", {m['n_experts']} experts" if m["n_experts"] else ""
+    typer.echo(f"ingested model {result.model_id} ({result.model_name}): {m['n_tensors']} tensors{experts}, "
+               f"{result.n_rows} layout rows")
+    if m["inferred"]:
+        typer.echo(f"inferred (not in the file): {', '.join(m['inferred'])}")
+
+
+@ingest_app.command("model")
+def ingest_model(
+    path: Path = typer.Argument(..., metavar="PATH.gguf", help="GGUF model file (only its header is read)."),
+    name: str = typer.Option(None, "--name", help="Model name to store (default: the file name)."),
+) -> None:
+    """Load a GGUF file's tensor layout, splitting expert tensors into per-expert slices.
+
+    Reads the header, metadata and tensor-info table (not the weights): one model row (with
+    architecture, block and expert counts, data offset, alignment, scalar metadata) and one row
+    per tensor, where every expert tensor (name contains _exps, last dimension = expert count)
+    becomes one row per expert, NAME[e]. The model_id is a fingerprint of the header, so the
+    same file again, or a renamed copy, is recognised and nothing changes.
+
+    Example: moewh ingest model ~/models/gpt-oss-20b-F16.gguf --name gpt-oss-20b
+    """
+    decoded = decode_gguf(path, name)
+    _report(_store_decoded(decoded), decoded)
+
+
+@ingest_app.command("layout")
+def ingest_layout(
+    file: Path = typer.Argument(..., metavar="FILE", help="gguf-dump CSV or memory-map.json (recognised by content)."),
+    name: str = typer.Option(None, "--name", help="Model name to store (default: the file name)."),
+) -> None:
+    """Load an old layout file: a gguf-dump CSV (split or unsplit) or a memory-map.json.
+
+    The model_id is a fingerprint of the file's content. Facts the file lacks are NULL or
+    inferred (expert count from the largest expert id, layer count from the largest layer id,
+    data offset from the smallest offset) and listed in v1.models.inferred. Old CSVs whose
+    offsets were relative or whose sizes ignored quantization load as they are; `moewh check
+    layout` then reports their overlaps.
+    """
+    decoded = decode_layout_file(file, name)
+    _report(_store_decoded(decoded), decoded)
+
+
+@layout_app.command("export")
+def layout_export(
+    model: str = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    fmt: str = typer.Option("csv", "--format", help="csv: the old gguf-dump CSV with split experts."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+) -> None:
+    """Write a model's layout in the old gguf-dump CSV format, expert tensors split as NAME[e].
+
+    Rows are in file order with absolute offsets; `moewh ingest layout` reads the file back.
+    """
+    if fmt != "csv":
+        raise UsageError(f"--format {fmt!r}: layout export writes csv only")
+    with open_store(state.db, read_only=True) as store:
+        text = export_csv(store.con, resolve_model(store.con, model))
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
+
+
+@check_app.command("layout")
+def check_layout(
+    model: str = typer.Option(None, "--model", "-m", help="Model (id, id prefix or name); default: every model."),
+    limit: int = typer.Option(20, "--limit", help="Show at most this many overlaps and gaps per model."),
+) -> None:
+    """Report overlapping tensors and uncovered bytes in model layouts; exit 1 on any overlap.
+
+    Overlaps (v1.layout_overlaps) mean two rows claim the same bytes: a broken layout. Gaps
+    (v1.layout_gaps) are data-section bytes no tensor covers beyond alignment padding; they are
+    listed but do not fail the check.
+    """
+    any_overlap = False
+    with open_store(state.db, read_only=True) as store:
+        con = store.con
+        if model is None:
+            ids = [r[0] for r in con.execute("select model_id from models order by model_name, model_id").fetchall()]
+            if not ids:
+                resolve_model(con, None)  # raises the "no model yet" message
+        else:
+            ids = [resolve_model(con, model)]
+        for model_id in ids:
+            name, n_rows = con.execute(
+                "select model_name, n_layout_rows from v1.models where model_id = ?", [model_id]).fetchone()
+            n_over, over_bytes = con.execute(
+                "select count(*), coalesce(sum(overlap_bytes), 0) from v1.layout_overlaps where model_id = ?",
+                [model_id]).fetchone()
+            n_gaps, gap_bytes = con.execute(
+                "select count(*), coalesce(sum(gap_bytes), 0) from v1.layout_gaps where model_id = ?",
+                [model_id]).fetchone()
+            verdict = "FAIL" if n_over else "ok"
+            typer.echo(f"{verdict}: model {model_id} ({name}): {n_rows} layout rows, {n_over} overlaps "
+                       f"({over_bytes} bytes), {n_gaps} gaps ({gap_bytes} bytes)")
+            if n_over:
+                any_overlap = True
+                table = con.sql(
+                    "select tensor_a, tensor_b, overlap_start, overlap_bytes from v1.layout_overlaps "
+                    "where model_id = $m order by overlap_start, tensor_a, tensor_b limit $n",
+                    params={"m": model_id, "n": limit}).to_arrow_table()
+                typer.echo(_indent(render_table(table), n_over, limit))
+            if n_gaps:
+                table = con.sql(
+                    "select gap_start, gap_end, gap_bytes from v1.layout_gaps where model_id = $m "
+                    "order by gap_start limit $n", params={"m": model_id, "n": limit}).to_arrow_table()
+                typer.echo(_indent(render_table(table), n_gaps, limit))
+    if any_overlap:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _indent(text: str, total: int, limit: int) -> str:
+    more = f"\n  ... {total - limit} more; see the full list with `moewh query`" if total > limit else ""
+    return "\n".join("  " + line for line in text.rstrip("\n").splitlines()) + more

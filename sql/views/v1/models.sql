@@ -41,7 +41,7 @@ SELECT
     m.inferred
 FROM models AS m
 LEFT JOIN (
-    SELECT model_id, COUNT(*) AS n_rows, SUM(size_bytes) AS weight_bytes
+    SELECT model_id, COUNT(*) AS n_rows, CAST(SUM(size_bytes) AS BIGINT) AS weight_bytes
     FROM tensors
     GROUP BY model_id
 ) AS t ON t.model_id = m.model_id

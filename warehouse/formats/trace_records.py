@@ -1,0 +1,317 @@
+"""The tracer's 1024-byte records (trace-format spec section 1), read in bounded chunks.
+
+A trace is a flat array of packed little-endian records with no header. The file is normally
+pre-allocated and sparse, so it ends in a long run of all-zero records; a record whose
+timestamp is 0 is unused. This module maps the file chunk by chunk as a NumPy structured
+array (``RECORD_DTYPE``), skips the holes of sparse files with ``SEEK_DATA``/``SEEK_HOLE``
+instead of reading gigabytes of zeros, and turns a chunk of used records into Arrow columns
+for the warehouse tables without a Python loop per record. Names are decoded once per
+distinct value (dictionary encoding), because a trace repeats a few thousand names millions
+of times; their bytes are untrusted (may be unterminated, or not UTF-8).
+
+The other decoders (legacy 256-byte records, per-token JSON) convert their input into
+``RECORD_DTYPE`` chunks too, so one writer serves all of them.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+RECORD_SIZE = 1024
+MAX_SOURCES = 4
+MAX_EXPERTS = 16
+NO_LAYER = 0xFFFF
+NO_TENSOR_IDX = 0xFFFFFFFF
+PHASES = ("PROMPT", "GENERATE", "UNKNOWN")
+MEMORY_SOURCES = ("DISK", "BUFFER", "UNKNOWN")
+DISK, BUFFER = 0, 1
+PASS_START_DST = b"inp_embd"
+
+SOURCE_DTYPE = np.dtype(
+    [
+        ("name", "S128"),
+        ("tensor_ptr", "<u8"),
+        ("size_bytes", "<u4"),
+        ("layer_id", "<u2"),
+        ("memory_source", "u1"),
+        ("_pad0", "V1"),
+        ("disk_offset_or_buffer_id", "<u8"),
+        ("tensor_idx", "<u4"),
+        ("_pad1", "V4"),
+    ]
+)
+RECORD_DTYPE = np.dtype(
+    [
+        ("timestamp_ns", "<u8"),
+        ("token_id", "<u4"),
+        ("layer_id", "<u2"),
+        ("thread_id", "<u2"),
+        ("operation_type", "u1"),
+        ("phase", "u1"),
+        ("num_sources", "u1"),
+        ("_pad0", "V5"),
+        ("dst_name", "S128"),
+        ("sources", SOURCE_DTYPE, (MAX_SOURCES,)),
+        ("expert_ids", "<i4", (MAX_EXPERTS,)),
+        ("num_experts", "u1"),
+        ("_pad1", "V167"),
+    ]
+)
+assert SOURCE_DTYPE.itemsize == 160 and RECORD_DTYPE.itemsize == RECORD_SIZE
+
+# 64 Ki records = 64 MiB of file per chunk: large enough to amortise per-chunk overhead,
+# small enough that decoding never holds more than a few hundred MB.
+DEFAULT_CHUNK_RECORDS = 1 << 16
+
+
+@dataclass
+class Extent:
+    """Where the records of a file are, found without reading the zero tail."""
+
+    file_size: int
+    record_size: int
+    n_slots: int  # whole records in the file
+    partial_bytes: int  # bytes of a trailing partial record (lost)
+    data_ranges: list[tuple[int, int]]  # [first_slot, end_slot) ranges that may hold data
+
+    @property
+    def partial_offset(self) -> int:
+        return self.n_slots * self.record_size
+
+
+def _data_ranges(fd: int, size: int) -> list[tuple[int, int]]:
+    """Byte ranges of ``fd`` that hold data, per SEEK_DATA/SEEK_HOLE (whole file if unsupported)."""
+    if not hasattr(os, "SEEK_DATA") or size == 0:
+        return [(0, size)] if size else []
+    ranges = []
+    pos = 0
+    try:
+        while pos < size:
+            try:
+                start = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError as exc:
+                if exc.errno == errno.ENXIO:  # only a hole remains
+                    break
+                raise
+            end = os.lseek(fd, start, os.SEEK_HOLE)
+            ranges.append((start, min(end, size)))
+            pos = end
+    except OSError:
+        return [(0, size)]
+    return ranges
+
+
+def find_extent(path: str | os.PathLike, record_size: int = RECORD_SIZE) -> Extent:
+    size = os.path.getsize(path)
+    n_slots, partial = divmod(size, record_size)
+    with open(path, "rb") as f:
+        byte_ranges = _data_ranges(f.fileno(), size)
+    slot_ranges: list[tuple[int, int]] = []
+    for start, end in byte_ranges:
+        a, b = start // record_size, min(-(-end // record_size), n_slots)
+        if a >= b:
+            continue
+        if slot_ranges and a <= slot_ranges[-1][1]:
+            slot_ranges[-1] = (slot_ranges[-1][0], max(b, slot_ranges[-1][1]))
+        else:
+            slot_ranges.append((a, b))
+    return Extent(size, record_size, n_slots, partial, slot_ranges)
+
+
+def iter_chunks(
+    path: str | os.PathLike, extent: Extent, dtype: np.dtype, chunk_records: int = DEFAULT_CHUNK_RECORDS
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(first_slot, records)`` over the data ranges, each a fresh read-only memory map.
+
+    One map per chunk (dropped by the caller before the next) keeps the resident set bounded
+    by the chunk size rather than by the file.
+    """
+    for a, b in extent.data_ranges:
+        for first in range(a, b, chunk_records):
+            n = min(chunk_records, b - first)
+            yield first, np.memmap(path, dtype=dtype, mode="r", offset=first * dtype.itemsize, shape=(n,))
+
+
+@dataclass
+class UsedScan:
+    """Result of the first, cheap pass over a trace: which records are used, and their digest."""
+
+    n_used: int = 0
+    first_used: int | None = None
+    last_used: int | None = None
+    hole_records: int = 0  # unused records before the last used one
+    digest: str = ""
+    hole_offsets: list[int] = field(default_factory=list)  # byte offsets of the first few non-zero-after-hole
+
+
+def scan_used(
+    path: str | os.PathLike, extent: Extent, dtype: np.dtype, chunk_records: int = DEFAULT_CHUNK_RECORDS,
+    progress=None,
+) -> UsedScan:
+    """Find the used records (timestamp != 0) and hash their bytes; decodes nothing else."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{dtype.itemsize}\n".encode())
+    scan = UsedScan()
+    expected_next = 0  # slot after the last used one; a gap before a used slot is a hole
+    for first, chunk in iter_chunks(path, extent, dtype, chunk_records):
+        used = np.flatnonzero(chunk["timestamp_ns"] != 0)
+        if len(used):
+            slots = used + first
+            gaps = np.diff(slots, prepend=expected_next) - 1
+            gaps[0] = slots[0] - expected_next
+            holes = np.flatnonzero(gaps > 0)
+            if len(holes) and len(scan.hole_offsets) < 5:
+                scan.hole_offsets.extend(int(s) * dtype.itemsize for s in slots[holes[:5]])
+            scan.hole_records += int(gaps[gaps > 0].sum())
+            if scan.first_used is None:
+                scan.first_used = int(slots[0])
+            scan.last_used = int(slots[-1])
+            expected_next = scan.last_used + 1
+            scan.n_used += len(used)
+            if len(used) == len(chunk):
+                h.update(np.asarray(chunk).view(np.uint8))
+            else:
+                h.update(np.asarray(chunk)[used].view(np.uint8))
+        if progress is not None:
+            progress(len(chunk))
+        del chunk
+    if scan.first_used is not None:
+        # Unused records before the first used one are not a hole in the tracer's sense;
+        # only gaps between used records are.
+        scan.hole_records -= scan.first_used
+        if scan.first_used and scan.hole_offsets and scan.hole_offsets[0] == scan.first_used * dtype.itemsize:
+            scan.hole_offsets.pop(0)
+    scan.digest = h.hexdigest()
+    return scan
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding a chunk of used records into Arrow columns.
+
+
+def decode_names(fixed: np.ndarray) -> pa.DictionaryArray:
+    """Fixed-width, NUL-terminated name bytes -> dictionary-encoded Arrow strings.
+
+    Only the distinct values are decoded; bytes after the first NUL are ignored and invalid
+    UTF-8 becomes U+FFFD, so a corrupt name never stops an ingest.
+    """
+    uniques, inverse = np.unique(fixed, return_inverse=True)
+    texts = [u.split(b"\0", 1)[0].decode("utf-8", errors="replace") for u in uniques.tolist()]
+    return pa.DictionaryArray.from_arrays(pa.array(inverse.astype(np.int32, copy=False)), pa.array(texts, pa.string()))
+
+
+def _label(codes: np.ndarray, labels: tuple[str, ...]) -> pa.DictionaryArray:
+    idx = np.minimum(codes, len(labels) - 1).astype(np.int8)
+    return pa.DictionaryArray.from_arrays(pa.array(idx), pa.array(labels, pa.string()))
+
+
+def _nullable(values: np.ndarray, none_value: int, arrow_type: pa.DataType) -> pa.Array:
+    return pa.array(values, type=arrow_type, mask=values == none_value)
+
+
+def _constant(value: str, n: int) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)), pa.array([value], pa.string()))
+
+
+@dataclass
+class DecodedChunk:
+    records: pa.Table
+    sources: pa.Table
+    experts: pa.Table
+    # For the op-table plausibility check: op codes of records with expert ids, and of
+    # records that read a 3-D *_exps.weight tensor.
+    expert_op_codes: set[int]
+    exps_weight_op_codes: set[int]
+
+
+def decode_chunk(
+    run_id: str, rec: np.ndarray, record_ids: np.ndarray, pass_ids: np.ndarray, op_names: tuple[str, ...]
+) -> DecodedChunk:
+    """Arrow tables for ``records``, ``sources`` and ``record_experts`` of used records ``rec``."""
+    n = len(rec)
+    op = rec["operation_type"]
+    known = op < len(op_names)
+    op_name = pa.DictionaryArray.from_arrays(
+        pa.array(np.where(known, op, 0).astype(np.int16), mask=~known), pa.array(op_names, pa.string())
+    )
+    num_sources = rec["num_sources"]
+    num_experts = rec["num_experts"]
+    records = pa.table(
+        {
+            "run_id": _constant(run_id, n),
+            "record_id": pa.array(record_ids.astype(np.int64, copy=False)),
+            "pass_id": pa.array(pass_ids.astype(np.int32, copy=False)),
+            "timestamp_ns": pa.array(rec["timestamp_ns"].astype(np.int64)),
+            "token_id": pa.array(rec["token_id"].astype(np.int64)),
+            "layer_id": _nullable(rec["layer_id"].astype(np.int32), NO_LAYER, pa.int32()),
+            "thread_id": pa.array(rec["thread_id"].astype(np.int32)),
+            "op_code": pa.array(op.astype(np.int16)),
+            "op_name": op_name,
+            "phase": _label(rec["phase"], PHASES),
+            "num_sources": pa.array(num_sources.astype(np.int16)),
+            "num_experts": pa.array(num_experts.astype(np.int16)),
+            "dst_name": decode_names(rec["dst_name"]),
+        }
+    )
+
+    slot_grid = np.arange(MAX_SOURCES, dtype=np.int16)
+    valid = slot_grid[None, :] < np.minimum(num_sources, MAX_SOURCES)[:, None]
+    src = rec["sources"][valid]
+    src_names = decode_names(src["name"])
+    ms = src["memory_source"]
+    value = src["disk_offset_or_buffer_id"]
+    is_disk, is_buffer = ms == DISK, ms == BUFFER
+    sources = pa.table(
+        {
+            "run_id": _constant(run_id, len(src)),
+            "record_id": pa.array(np.broadcast_to(record_ids[:, None], valid.shape)[valid].astype(np.int64)),
+            "slot": pa.array(np.broadcast_to(slot_grid, valid.shape)[valid]),
+            "name": src_names,
+            "tensor_ptr": pa.array(src["tensor_ptr"]),
+            "size_bytes": pa.array(src["size_bytes"].astype(np.int64)),
+            "layer_id": _nullable(src["layer_id"].astype(np.int32), NO_LAYER, pa.int32()),
+            "memory_source": _label(ms, MEMORY_SOURCES),
+            "disk_offset": pa.array(value.astype(np.int64), mask=~is_disk | (value == 0)),
+            "buffer_id": pa.array(value, mask=~is_buffer),
+            "tensor_idx": _nullable(src["tensor_idx"].astype(np.int64), NO_TENSOR_IDX, pa.int64()),
+        }
+    )
+
+    exp_grid = np.arange(MAX_EXPERTS, dtype=np.int16)
+    has_ids = exp_grid[None, :] < np.minimum(num_experts, MAX_EXPERTS)[:, None]
+    experts = pa.table(
+        {
+            "run_id": _constant(run_id, int(has_ids.sum())),
+            "record_id": pa.array(np.broadcast_to(record_ids[:, None], has_ids.shape)[has_ids].astype(np.int64)),
+            "slot": pa.array(np.broadcast_to(exp_grid, has_ids.shape)[has_ids]),
+            "expert_id": pa.array(rec["expert_ids"][has_ids].astype(np.int32)),
+        }
+    )
+
+    dictionary = src_names.dictionary.to_pylist()
+    exps_names = np.array([s.endswith("_exps.weight") for s in dictionary], dtype=bool)
+    reads_exps = np.zeros(valid.shape, dtype=bool)
+    if len(dictionary):
+        reads_exps[valid] = exps_names[src_names.indices.to_numpy()]
+    return DecodedChunk(
+        records,
+        sources,
+        experts,
+        set(np.unique(op[num_experts > 0]).tolist()),
+        set(np.unique(op[reads_exps.any(axis=1)]).tolist()),
+    )
+
+
+def pass_starts(rec: np.ndarray) -> np.ndarray:
+    """True where a record starts a graph evaluation: the GET_ROWS writing ``inp_embd``.
+
+    Matched on the output name alone so that a wrong op table cannot hide pass boundaries.
+    """
+    return rec["dst_name"] == PASS_START_DST

@@ -1,0 +1,1 @@
+"""Turning decoded files into warehouse rows (one module per kind of thing stored)."""

@@ -1,0 +1,268 @@
+"""Model layouts as rows of ``models``, ``model_metadata`` and ``tensors``.
+
+One splitting rule serves every layout source: a tensor whose name contains ``_exps`` and whose
+last dimension equals the model's expert count (the 3-D expert weights and the 2-D expert
+biases) becomes one row per expert, ``NAME[e]``, covering expert e's contiguous share of the
+tensor's bytes. Legacy files that are already split keep their slices as written, so a broken
+old file stays visibly broken for ``moewh check layout``.
+
+Decoding (``decode_gguf``, ``decode_layout_file``) reads and validates everything before the
+database is touched; ``store_layout`` then writes inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from ..errors import InputError
+from ..formats.gguf_layout import GGUFLayout, read_gguf_layout
+from ..formats.layout_csv import split_name
+from ..formats.layout_file import LegacyLayout, read_layout_file
+
+MODEL_ID_DIGITS = 16
+DEFAULT_ALIGNMENT = 32
+
+_BLOCK = re.compile(r"^blk\.(\d+)\.(.+)$")
+_SUFFIX = re.compile(r"\.(weight|bias)$")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    model_id: str
+    created: bool  # False: the same content was already there, nothing changed
+    n_rows: int  # layout rows (v1.tensors) of the model
+    model_name: str = ""
+
+
+@dataclass
+class DecodedLayout:
+    """Everything ``store_layout`` writes, computed and validated up front."""
+
+    model: dict
+    metadata: list[dict] = field(default_factory=list)
+    tensors: list[dict] = field(default_factory=list)
+
+    @property
+    def model_id(self) -> str:
+        return self.model["model_id"]
+
+
+def describe(base_name: str) -> tuple[int | None, str, str]:
+    """(layer_id, component, category) of a GGUF tensor name; used for every layout source."""
+    m = _BLOCK.match(base_name)
+    layer, rest = (int(m.group(1)), m.group(2)) if m else (None, base_name)
+    component = _SUFFIX.sub("", rest)
+    if "_exps" in component:
+        category = "expert_bias" if base_name.endswith(".bias") else "expert"
+    elif component.startswith("ffn_gate_inp"):
+        category = "router"
+    elif "norm" in component:
+        category = "norm"
+    elif component.startswith("attn"):
+        category = "attention"
+    elif component.startswith("ffn"):
+        category = "ffn"
+    elif component.startswith(("token_embd", "pos_embd", "token_types")):
+        category = "embedding"
+    elif component.startswith("output"):
+        category = "output"
+    else:
+        category = "other"
+    return layer, component, category
+
+
+def is_expert_split(base_name: str, dims: tuple[int, ...] | None, n_experts: int | None) -> bool:
+    return bool(n_experts) and "_exps" in base_name and dims is not None and len(dims) >= 2 \
+        and dims[-1] == n_experts
+
+
+def _row(model_id, name, base, expert, dims, ggml_type, start, size, file_index) -> dict:
+    layer, component, category = describe(base)
+    ne = list(dims) if dims is not None else []
+    padded = ne + [1] * (4 - len(ne)) if dims is not None else [None] * 4
+    return {
+        "model_id": model_id, "tensor_name": name, "base_name": base, "expert_id": expert,
+        "layer_id": layer, "component": component, "category": category, "ggml_type": ggml_type,
+        "n_dims": len(ne) if dims is not None else None,
+        "ne0": padded[0], "ne1": padded[1], "ne2": padded[2], "ne3": padded[3],
+        "offset_start": start, "offset_end": start + size, "size_bytes": size, "file_index": file_index,
+    }
+
+
+def split_rows(model_id: str, base: str, dims, ggml_type, start: int, size: int, file_index: int,
+               n_experts: int | None) -> list[dict]:
+    """Rows of one whole tensor: one, or one per expert slice under the splitting rule."""
+    if is_expert_split(base, dims, n_experts) and size % n_experts == 0:
+        share = size // n_experts
+        return [_row(model_id, f"{base}[{e}]", base, e, dims[:-1], ggml_type, start + e * share, share,
+                     file_index) for e in range(n_experts)]
+    return [_row(model_id, base, base, None, dims, ggml_type, start, size, file_index)]
+
+
+def _render(entry) -> str | None:
+    v = entry.value
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if entry.value_type == "FLOAT32":
+        return str(np.float32(v))  # shortest text that reads back as the same float32
+    return str(v)
+
+
+def _model_row(**values) -> dict:
+    row = dict.fromkeys(_MODEL_COLUMNS)
+    row.update(values)
+    return row
+
+
+_MODEL_COLUMNS = ["model_id", "fingerprint", "model_name", "source_kind", "source_path", "file_name",
+                  "file_size_bytes", "gguf_version", "architecture", "n_layers", "n_experts", "n_experts_used",
+                  "n_embd", "n_vocab", "data_offset", "alignment", "n_tensors", "inferred"]
+
+
+def decode_gguf(path: str | os.PathLike, name: str | None = None) -> DecodedLayout:
+    """Read a GGUF file's layout into the rows ``store_layout`` writes."""
+    path = Path(path)
+    layout: GGUFLayout = read_gguf_layout(path)
+    model_id = layout.fingerprint[:MODEL_ID_DIGITS]
+    n_experts = layout.arch_int("expert_count")
+    model = _model_row(
+        model_id=model_id, fingerprint=layout.fingerprint, model_name=name or path.name, source_kind="gguf",
+        source_path=str(path.resolve()), file_name=path.name, file_size_bytes=layout.file_size,
+        gguf_version=layout.version, architecture=layout.architecture,
+        n_layers=layout.arch_int("block_count"), n_experts=n_experts,
+        n_experts_used=layout.arch_int("expert_used_count"), n_embd=layout.arch_int("embedding_length"),
+        n_vocab=layout.n_vocab, data_offset=layout.data_offset, alignment=layout.alignment,
+        n_tensors=len(layout.tensors), inferred=[],
+    )
+    metadata = [{"model_id": model_id, "key": m.key, "value_type": m.value_type, "value": _render(m),
+                 "value_length": m.value_length, "array_type": m.array_type, "array_length": m.array_length}
+                for m in layout.metadata]
+    tensors: list[dict] = []
+    for t in layout.tensors:
+        tensors += split_rows(model_id, t.name, t.dims, t.ggml_type, t.data_start, t.size_bytes, t.index,
+                              n_experts)
+    return DecodedLayout(model, metadata, tensors)
+
+
+def decode_layout_file(path: str | os.PathLike, name: str | None = None) -> DecodedLayout:
+    """Read a gguf-dump CSV or memory-map.json into rows; facts it lacks are inferred or NULL."""
+    path = Path(path)
+    legacy: LegacyLayout = read_layout_file(path)
+    model_id = legacy.fingerprint[:MODEL_ID_DIGITS]
+    facts = dict(legacy.facts)
+    inferred: list[str] = []
+
+    def infer(key: str, value) -> None:
+        if key not in facts and value is not None:
+            facts[key] = value
+            inferred.append(key)
+
+    # Whole tensors in file order; pre-split slices are grouped under their base name.
+    order: dict[str, int] = {}
+    seen: set[str] = set()
+    for e in legacy.entries:
+        if e.name in seen:
+            raise InputError(path, f"tensor {e.name!r} is listed twice", record=e.record)
+        seen.add(e.name)
+        order.setdefault(split_name(e.name)[0], len(order))
+
+    slice_ids = [e.expert_id for e in legacy.entries if e.expert_id is not None]
+    if slice_ids:
+        n_experts = max(slice_ids) + 1
+    else:  # unsplit 3-D expert weights say it in their last dimension
+        n_experts = next((e.dims[-1] for e in legacy.entries
+                          if "_exps" in e.name and e.dims is not None and len(e.dims) == 3), None)
+    infer("n_experts", n_experts)
+    layers = [e.layer_id for e in legacy.entries if e.layer_id is not None]
+    infer("n_layers", max(layers) + 1 if layers else None)
+    infer("data_offset", min(e.offset_start for e in legacy.entries))
+    infer("alignment", DEFAULT_ALIGNMENT)
+
+    tensors: list[dict] = []
+    for e in legacy.entries:
+        base, expert = split_name(e.name)
+        if expert is None and e.expert_id is None:
+            tensors += split_rows(model_id, e.name, e.dims, None, e.offset_start, e.size_bytes, order[base],
+                                  facts.get("n_experts"))
+        else:
+            tensors.append(_row(model_id, e.name, base, e.expert_id, e.dims, None, e.offset_start,
+                                e.size_bytes, order[base]))
+
+    model = _model_row(
+        model_id=model_id, fingerprint=legacy.fingerprint, model_name=name or path.name,
+        source_kind=legacy.kind, source_path=str(path.resolve()), file_name=path.name,
+        file_size_bytes=facts.get("file_size_bytes"), n_layers=facts.get("n_layers"),
+        n_experts=facts.get("n_experts"), n_embd=facts.get("n_embd"), n_vocab=facts.get("n_vocab"),
+        data_offset=facts.get("data_offset"), alignment=facts.get("alignment"), n_tensors=len(order),
+        inferred=inferred,
+    )
+    return DecodedLayout(model, [], tensors)
+
+
+_SCHEMAS = {
+    "models": pa.schema([
+        ("model_id", pa.string()), ("fingerprint", pa.string()), ("model_name", pa.string()),
+        ("source_kind", pa.string()), ("source_path", pa.string()), ("file_name", pa.string()),
+        ("file_size_bytes", pa.int64()), ("gguf_version", pa.int32()), ("architecture", pa.string()),
+        ("n_layers", pa.int32()), ("n_experts", pa.int32()), ("n_experts_used", pa.int32()),
+        ("n_embd", pa.int64()), ("n_vocab", pa.int64()), ("data_offset", pa.int64()),
+        ("alignment", pa.int32()), ("n_tensors", pa.int32()), ("inferred", pa.list_(pa.string())),
+    ]),
+    "model_metadata": pa.schema([
+        ("model_id", pa.string()), ("key", pa.string()), ("value_type", pa.string()), ("value", pa.string()),
+        ("value_length", pa.int64()), ("array_type", pa.string()), ("array_length", pa.int64()),
+    ]),
+    "tensors": pa.schema([
+        ("model_id", pa.string()), ("tensor_name", pa.string()), ("base_name", pa.string()),
+        ("expert_id", pa.int32()), ("layer_id", pa.int32()), ("component", pa.string()),
+        ("category", pa.string()), ("ggml_type", pa.string()), ("n_dims", pa.int32()),
+        ("ne0", pa.int64()), ("ne1", pa.int64()), ("ne2", pa.int64()), ("ne3", pa.int64()),
+        ("offset_start", pa.int64()), ("offset_end", pa.int64()), ("size_bytes", pa.int64()),
+        ("file_index", pa.int32()),
+    ]),
+}
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], extra: str = "") -> None:
+    if not rows:
+        return
+    data = pa.Table.from_pylist(rows, schema=_SCHEMAS[table])
+    view = f"_moewh_new_{table}"
+    con.register(view, data)
+    try:
+        con.execute(f"insert into {table} by name select *{extra} from {view}")
+    finally:
+        con.unregister(view)
+
+
+def store_layout(con: duckdb.DuckDBPyConnection, decoded: DecodedLayout) -> IngestResult:
+    """Write a decoded layout, unless a model with the same fingerprint is already stored."""
+    model_id = decoded.model_id
+    existing = con.execute("select model_name from models where model_id = ?", [model_id]).fetchone()
+    if existing is not None:
+        n = con.execute("select count(*) from tensors where model_id = ?", [model_id]).fetchone()[0]
+        return IngestResult(model_id, False, n, existing[0])
+    _insert(con, "models", [decoded.model], ", now() as ingested_at")
+    _insert(con, "model_metadata", decoded.metadata)
+    _insert(con, "tensors", decoded.tensors)
+    return IngestResult(model_id, True, len(decoded.tensors), decoded.model["model_name"])
+
+
+def ingest_gguf(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, name: str | None = None) -> IngestResult:
+    """Ingest a GGUF file's layout inside the caller's transaction (no-op if already there)."""
+    return store_layout(con, decode_gguf(path, name))
+
+
+def ingest_layout_file(con: duckdb.DuckDBPyConnection, path: str | os.PathLike,
+                       name: str | None = None) -> IngestResult:
+    """Ingest a gguf-dump CSV or memory-map.json inside the caller's transaction."""
+    return store_layout(con, decode_layout_file(path, name))
