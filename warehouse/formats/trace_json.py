@@ -110,7 +110,7 @@ def records_to_entries(rec: np.ndarray, op_table: str, first_entry_ts: int | Non
     for i, r in enumerate(rec.tolist()):
         ts, token, layer, thread, op, phase, nsrc, _, dst, sources, ids, nexp, _ = r
         out_sources = []
-        for s in sources[: min(nsrc, MAX_SOURCES)]:
+        for s in sources[: min(nsrc, MAX_SOURCES)].tolist():
             name, ptr, size, slayer, ms, _, value, _, _ = s
             d = {
                 "name": name.split(b"\0", 1)[0].decode("utf-8", "replace"),
@@ -134,7 +134,7 @@ def records_to_entries(rec: np.ndarray, op_table: str, first_entry_ts: int | Non
                 "dst_name": dst.split(b"\0", 1)[0].decode("utf-8", "replace"),
                 "num_sources": nsrc,
                 "sources": out_sources,
-                "expert_ids": list(ids[: min(nexp, MAX_EXPERTS)]),
+                "expert_ids": ids[: min(nexp, MAX_EXPERTS)].tolist(),
                 "num_experts": nexp,
             }
         )
