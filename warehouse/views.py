@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import sqlglot
 from sqlglot import exp
+from sqlglot.optimizer.qualify import qualify
 
 from . import paths
 from .errors import DatabaseError, UsageError
@@ -160,26 +161,54 @@ def needs_reload(con: duckdb.DuckDBPyConnection) -> bool:
     return any(loaded.get(s) != set_version(s) for s in view_sets())
 
 
+def _main_columns(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
+    cols: dict[str, dict[str, str]] = {}
+    for table, column in con.execute(
+        "select table_name, column_name from information_schema.columns "
+        "where table_schema = 'main' order by table_name, ordinal_position"
+    ).fetchall():
+        cols.setdefault(table, {})[column] = "UNKNOWN"
+    return cols
+
+
+def check_references(d: ViewDef, schema: dict[str, dict[str, dict[str, str]]]) -> None:
+    """Raise DatabaseError naming the file if the view uses a column its sources lack.
+
+    ``schema`` maps schema name -> table -> columns (main tables and the set's views loaded so
+    far). A construct sqlglot cannot resolve statically is left to DuckDB's binder.
+    """
+    tree = sqlglot.parse_one(d.sql, read="duckdb")
+    try:
+        qualify(tree, schema=schema, dialect="duckdb", db="main", validate_qualify_columns=True)
+    except sqlglot.errors.OptimizeError as exc:
+        raise DatabaseError(f"{d.path}: {exc}") from None
+    except Exception:  # noqa: BLE001 - a sqlglot gap is not the view's fault; DuckDB still binds it
+        return
+
+
 def load(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)create every view set inside the caller's transaction."""
-    existing_tables = {
-        r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'main'"
-        ).fetchall()
-    }
+    """(Re)create every view set inside the caller's transaction.
+
+    Before anything is dropped, every table a view names must exist in main; then each view's
+    column references are checked against the tables and the views created before it.
+    """
+    main_columns = _main_columns(con)
     for view_set in view_sets():
         defs = definitions(view_set)
         for d in defs:
-            missing = d.tables - existing_tables
+            missing = d.tables - main_columns.keys()
             if missing:
                 raise DatabaseError(f"{d.path}: references missing table(s) {', '.join(sorted(missing))}")
         con.execute(f'drop schema if exists "{view_set}" cascade')
         con.execute(f'create schema "{view_set}"')
+        schema: dict[str, dict[str, dict[str, str]]] = {"main": main_columns, view_set: {}}
         for d in defs:
+            check_references(d, schema)
             try:
                 con.execute(f'create view "{view_set}"."{d.name}" as\n{_main_qualified(d)}')
             except duckdb.Error as exc:
                 raise DatabaseError(f"{d.path}: {exc}") from None
+            schema[view_set][d.name] = {c: "UNKNOWN" for c in view_columns(con, d.qualified)}
         con.execute(
             "insert or replace into view_sets (view_set, version, n_views, loaded_at) values (?, ?, ?, now())",
             [view_set, set_version(view_set), len(defs)],
@@ -194,6 +223,20 @@ def _main_qualified(d: ViewDef) -> str:
         if t.this.__class__ is exp.Identifier and not t.db and t.name in d.tables:
             t.set("db", exp.to_identifier("main"))
     return tree.sql(dialect="duckdb")
+
+
+def view_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[str]:
+    """Column names of a created view (or table), in order."""
+    view_set, _, name = qualified.rpartition(".")
+    return [r[0] for r in con.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+        "order by ordinal_position", [view_set or "main", name]
+    ).fetchall()]
+
+
+def loaded_versions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """View set -> version hash recorded in the database at its last load."""
+    return dict(con.execute("select view_set, version from view_sets order by view_set").fetchall())
 
 
 def transpile(view_set: str = "v1", dialect: str = "spark") -> list[str]:
