@@ -1,0 +1,42 @@
+-- One row per run, MoE layer and expert: how often the router selected the expert.
+--
+-- The full grid of v1.run_shape (every layer and expert of the run's model), so experts that
+-- never fired appear with activations 0. activations counts the decode steps (v1.decode_steps)
+-- in which the expert was among the layer's selected experts; warm-up passes never count.
+-- share divides by all activations of the layer in the run (k per step), so a layer's shares
+-- sum to 1. For a run without a model the grid is what its selections show (see
+-- v1.run_shape). Expert ids outside the model's grid (flagged by v1.trace_quality) are left
+-- out. Ties in rank_in_layer go to the lower expert id, so ranks are 1..n_experts.
+--
+-- @column run_id         Run (v1.runs.run_id).
+-- @column layer_id       Block index.
+-- @column expert_id      Expert index within the layer.
+-- @column activations    Decode steps in which the expert was selected in this layer.
+-- @column share          activations / all activations of the layer in the run; NULL if the layer has none.
+-- @column rank_in_layer  1 = the layer's most-selected expert in the run.
+WITH grid AS (
+    SELECT s.run_id, l.layer_id, e.expert_id
+    FROM v1.run_shape AS s
+    CROSS JOIN UNNEST(GENERATE_SERIES(0, s.n_layers - 1)) AS l(layer_id)
+    CROSS JOIN UNNEST(GENERATE_SERIES(0, s.n_experts - 1)) AS e(expert_id)
+),
+counts AS (
+    SELECT run_id, layer_id, expert_id, COUNT(*) AS activations
+    FROM v1.step_experts
+    GROUP BY run_id, layer_id, expert_id
+),
+joined AS (
+    SELECT g.run_id, g.layer_id, g.expert_id, COALESCE(c.activations, 0) AS activations
+    FROM grid AS g
+    LEFT JOIN counts AS c
+        ON c.run_id = g.run_id AND c.layer_id = g.layer_id AND c.expert_id = g.expert_id
+)
+SELECT
+    run_id,
+    layer_id,
+    expert_id,
+    activations,
+    CAST(activations AS DOUBLE)
+        / NULLIF(SUM(activations) OVER (PARTITION BY run_id, layer_id), 0) AS share,
+    ROW_NUMBER() OVER (PARTITION BY run_id, layer_id ORDER BY activations DESC, expert_id) AS rank_in_layer
+FROM joined

@@ -1,0 +1,56 @@
+-- One row per run: model bytes touched per decode step and over the whole run.
+--
+-- Statistics of v1.pass_bytes.total_bytes over the run's decode steps (p50 and p95 are
+-- interpolated percentiles; engines without an exact percentile approximate them), and the
+-- distinct bytes touched by any step: every non-expert tensor read at least once plus every
+-- expert slice selected at least once, each counted once. Byte columns are NULL for a run
+-- without a model or without decode steps.
+--
+-- @column run_id             Run (v1.runs.run_id).
+-- @column model_id           Model of the run.
+-- @column n_steps            Decode steps of the run.
+-- @column mean_step_bytes    Mean total_bytes per decode step.
+-- @column p50_step_bytes     Median total_bytes per decode step.
+-- @column p95_step_bytes     95th percentile of total_bytes per decode step.
+-- @column distinct_bytes     Bytes of the distinct tensors and expert slices touched over the run.
+-- @column distinct_fraction  distinct_bytes / the model's weight bytes.
+WITH step_stats AS (
+    SELECT
+        run_id,
+        AVG(total_bytes) AS mean_step_bytes,
+        PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY total_bytes) AS p50_step_bytes,
+        PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY total_bytes) AS p95_step_bytes
+    FROM v1.pass_bytes
+    GROUP BY run_id
+),
+dense AS (
+    SELECT run_id, SUM(size_bytes) AS bytes
+    FROM (SELECT DISTINCT run_id, tensor_name, size_bytes FROM v1.pass_tensor_reads) AS t
+    GROUP BY run_id
+),
+experts AS (
+    SELECT h.run_id, SUM(t.size_bytes) AS bytes
+    FROM v1.expert_hotness AS h
+    JOIN runs AS r ON r.run_id = h.run_id
+    JOIN tensors AS t
+        ON t.model_id = r.model_id AND t.layer_id = h.layer_id AND t.expert_id = h.expert_id
+    WHERE h.activations > 0
+    GROUP BY h.run_id
+)
+SELECT
+    s.run_id,
+    s.model_id,
+    s.n_steps,
+    st.mean_step_bytes,
+    st.p50_step_bytes,
+    st.p95_step_bytes,
+    CASE WHEN s.model_id IS NOT NULL AND s.n_steps > 0
+        THEN COALESCE(d.bytes, 0) + COALESCE(e.bytes, 0) END AS distinct_bytes,
+    CASE WHEN s.model_id IS NOT NULL AND s.n_steps > 0
+        THEN CAST(COALESCE(d.bytes, 0) + COALESCE(e.bytes, 0) AS DOUBLE) / NULLIF(m.weight_bytes, 0)
+    END AS distinct_fraction
+FROM v1.run_shape AS s
+LEFT JOIN step_stats AS st ON st.run_id = s.run_id
+LEFT JOIN dense AS d ON d.run_id = s.run_id
+LEFT JOIN experts AS e ON e.run_id = s.run_id
+LEFT JOIN v1.models AS m ON m.model_id = s.model_id
