@@ -187,3 +187,8 @@ def build(db_path: str, runs=DEFAULT_RUNS, with_anomaly: bool = True) -> None:
         if len(anomalies):
             con.register("anomalies_df", anomalies)
             con.execute("insert into anomalies by name select * from anomalies_df")
+        # what trace ingest derives from records and sources (pass_disk_reads)
+        from warehouse.ingest.derived import refresh_run
+
+        for run in tables["runs"]:
+            refresh_run(con, run["run_id"])

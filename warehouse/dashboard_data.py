@@ -168,7 +168,10 @@ def check(path: str) -> DbStatus:
 
 def run_named(path: str, name: str, params: dict | None = None) -> pd.DataFrame:
     """Run ``sql/dashboard/<name>.sql`` with bound parameters on a fresh read-only connection."""
-    sql = load_sql(f"dashboard/{name}.sql")
+    try:
+        sql = load_sql(f"dashboard/{name}.sql")
+    except FileNotFoundError:
+        raise DashboardError("Missing dashboard query", f"sql/dashboard/{name}.sql is not installed") from None
     con = connect(path)
     try:
         return con.sql(sql, params=params or None).df()

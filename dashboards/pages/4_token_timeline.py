@@ -1,3 +1,85 @@
+"""Token timeline: decode step × expert for one layer of one run, warm-up passes marked."""
+
+import altair as alt
+import pandas as pd
 import streamlit as st
 
-st.title("coming")
+from warehouse import dashboard_ui as ui
+from warehouse.dashboard_data import query
+
+st.title("Token timeline")
+st.caption("Which experts each pass selected in one layer. Colour is the router's rank (0 = first "
+           "choice); grey columns are warm-up passes, which evaluate every expert and select none.")
+
+runs = ui.filter_runs(ui.runs(), key="tl")
+c1, c2 = st.columns([2, 1])
+run_id = ui.pick_run(runs, key="tl_run", where=c1)
+if run_id is None:
+    st.stop()
+shape = query("run_shape", run_id=run_id)
+if shape.empty or pd.isna(shape["n_layers"].iloc[0]):
+    st.info("This run has no expert selections and no model, so it has no layers to show.")
+    st.stop()
+n_layers, n_experts = int(shape["n_layers"].iloc[0]), int(shape["n_experts"].iloc[0])
+layer_id = c2.selectbox("Layer", list(range(n_layers)), key="tl_layer")
+
+passes = query("timeline_passes", run_id=run_id)
+sel = query("timeline_selections", run_id=run_id, layer_id=layer_id)
+
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Passes", len(passes))
+m2.metric("Warm-up passes", int(passes["is_warmup"].sum()))
+m3.metric("Decode steps", int(shape["n_steps"].iloc[0]))
+m4.metric("Distinct experts in this layer", int(sel["expert_id"].nunique()))
+
+if passes.empty:
+    st.info("This run has no passes.")
+    st.stop()
+
+experts = list(range(n_experts))
+xscale = alt.Scale(domain=[-0.5, float(passes["pass_id"].max()) + 0.5], nice=False)
+xaxis = alt.Axis(tickMinStep=1, format="d")
+warm = passes[passes["is_warmup"]].assign(x0=lambda d: d.pass_id - 0.5, x1=lambda d: d.pass_id + 0.5)
+layers = []
+if not warm.empty:
+    layers.append(
+        alt.Chart(warm).mark_rect(color="#9e9e9e", opacity=0.35)
+        .encode(x=alt.X("x0:Q", scale=xscale), x2="x1:Q",
+                tooltip=[alt.Tooltip("pass_id:Q", title="warm-up pass"), "phase:N"])
+    )
+if not sel.empty:
+    cells = sel.assign(x0=sel.pass_id - 0.5, x1=sel.pass_id + 0.5)
+    layers.append(
+        alt.Chart(cells).mark_rect(stroke="white", strokeWidth=0.2)
+        .encode(
+            x=alt.X("x0:Q", title="pass (execution order)", scale=xscale, axis=xaxis), x2="x1:Q",
+            y=alt.Y("expert_id:O", title="expert", scale=alt.Scale(domain=experts),
+                    axis=alt.Axis(labelFontSize=9)),
+            color=alt.Color("rank:O", title="rank", scale=alt.Scale(scheme="viridis")),
+            tooltip=["step:Q", "pass_id:Q", "token_id:Q", "phase:N", "expert_id:Q", "rank:Q"],
+        )
+    )
+if not layers:
+    st.info("No selections in this layer.")
+    st.stop()
+timeline = alt.layer(*layers).properties(height=max(260, 13 * n_experts),
+                                         title=f"Layer {layer_id}: selected experts per pass")
+phase_strip = (
+    alt.Chart(passes.assign(x0=passes.pass_id - 0.5, x1=passes.pass_id + 0.5,
+                            kind=passes.phase.where(~passes.is_warmup, "warm-up")))
+    .mark_rect()
+    .encode(x=alt.X("x0:Q", scale=xscale, title=None, axis=None), x2="x1:Q",
+            color=alt.Color("kind:N", title="pass", scale=alt.Scale(
+                domain=["warm-up", "PROMPT", "GENERATE", "UNKNOWN"],
+                range=["#9e9e9e", "#f58518", "#4c78a8", "#e45756"])),
+            tooltip=["pass_id:Q", "kind:N", "token_id:Q", "n_records:Q"])
+    .properties(height=18)
+)
+ui.chart(alt.vconcat(phase_strip, timeline, spacing=4).resolve_scale(color="independent"))
+
+st.subheader("Selections")
+st.dataframe(sel, hide_index=True, key="tl_sel")
+st.subheader("Stickiness per layer")
+st.caption("repeat probability: chance that an expert selected at one step is selected again at the next; "
+           "baseline k/n is what uniform random routing gives. From v1.expert_stickiness.")
+st.dataframe(query("stickiness_run", run_id=run_id), hide_index=True, key="tl_sticky")

@@ -1,0 +1,54 @@
+-- File map: every layout row of a model (or, with $merge_slices, every whole tensor) with how
+-- many decode steps of the chosen runs touched it, placed in file order and in layer order.
+--
+-- Touches: expert slices from v1.expert_slice_accesses (a step touches the slices of the
+-- experts it selected), other tensors from v1.pass_tensor_reads (a step read it from DISK).
+-- A merged tensor's touches are the sum over its slices.
+WITH touches AS (
+    SELECT tensor_name, COUNT(*) AS touches
+    FROM v1.expert_slice_accesses
+    WHERE run_id IN (SELECT unnest($run_ids))
+    GROUP BY tensor_name
+    UNION ALL
+    SELECT tensor_name, COUNT(*) AS touches
+    FROM v1.pass_tensor_reads
+    WHERE run_id IN (SELECT unnest($run_ids)) AND model_id = $model_id
+    GROUP BY tensor_name
+),
+per_row AS (
+    SELECT t.tensor_name, t.base_name, t.layer_id, t.expert_id, t.component, t.category, t.ggml_type,
+           t.offset_start, t.offset_end, t.size_bytes, COALESCE(SUM(x.touches), 0) AS touches
+    FROM v1.tensors AS t
+    LEFT JOIN touches AS x ON x.tensor_name = t.tensor_name
+    WHERE t.model_id = $model_id
+    GROUP BY ALL
+),
+shown AS (
+    SELECT
+        CASE WHEN $merge_slices THEN base_name ELSE tensor_name END AS name,
+        MIN(base_name) AS base_name,
+        MIN(layer_id) AS layer_id,
+        CASE WHEN $merge_slices THEN NULL ELSE MIN(expert_id) END AS expert_id,
+        MIN(component) AS component,
+        MIN(category) AS category,
+        MIN(ggml_type) AS ggml_type,
+        MIN(offset_start) AS offset_start,
+        MAX(offset_end) AS offset_end,
+        CAST(SUM(size_bytes) AS BIGINT) AS size_bytes,
+        COUNT(*) AS n_rows,
+        CAST(SUM(CASE WHEN touches > 0 THEN 1 ELSE 0 END) AS BIGINT) AS rows_touched,
+        CAST(SUM(CASE WHEN touches > 0 THEN size_bytes ELSE 0 END) AS BIGINT) AS bytes_touched,
+        CAST(SUM(touches) AS BIGINT) AS touches
+    FROM per_row
+    GROUP BY 1
+)
+SELECT
+    *,
+    -- layer order: token embedding, then blocks 0..n-1 (component, expert), then the rest
+    SUM(size_bytes) OVER (
+        ORDER BY COALESCE(layer_id, CASE WHEN category = 'embedding' THEN -1 ELSE 1000000 END),
+                 component, expert_id NULLS FIRST, name
+        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) - size_bytes AS layer_order_start
+FROM shown
+ORDER BY offset_start, name

@@ -1,0 +1,5 @@
+-- Layout check: pairs of layout rows of one model that claim the same bytes.
+SELECT tensor_a, tensor_b, overlap_start, overlap_bytes
+FROM v1.layout_overlaps
+WHERE model_id = $model_id
+ORDER BY overlap_start, tensor_a, tensor_b
