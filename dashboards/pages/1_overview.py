@@ -3,7 +3,7 @@
 import streamlit as st
 
 from warehouse import dashboard_ui as ui
-from warehouse.dashboard_data import query
+from warehouse.dashboard_data import DashboardError, query
 
 st.title("Overview")
 
@@ -34,7 +34,11 @@ st.subheader("Trace quality")
 if shown.empty:
     st.info("No run matches the filters.")
 else:
-    quality = query("trace_quality", run_ids=list(shown["run_id"]))
+    try:
+        quality = query("trace_quality", run_ids=list(shown["run_id"]))
+    except DashboardError as exc:
+        st.info(f"Trace-quality warnings are not available: {exc.body}")
+        st.stop()
     names = dict(zip(runs["run_id"], runs["run_name"], strict=True))
     if quality.empty:
         st.success("No warnings for the selected runs.")

@@ -52,7 +52,7 @@ else:
     if kind == "all":
         name = None
     else:
-        name = st.selectbox(mode, list(groups["group_name"]), key=f"hm_{kind}")
+        name = st.selectbox(mode, list(groups["group_name"]), key=f"hm_group_{kind}")
     data = query("hotness_group", model_id=model_id, group_kind=kind, group_name=name)
     n_runs = int(groups[groups["group_name"].fillna("") == (name or "")]["n_runs"].iloc[0])
     title = f"{mode}{': ' + name if name else ''} ({n_runs} run(s))"
