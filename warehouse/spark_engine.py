@@ -1,0 +1,220 @@
+"""The v1 views on Apache Spark, over a Parquet lake written by ``warehouse.lake``.
+
+A session registers each lake table as an external, partitioned Parquet table in database
+``moewh_lake`` (declared from the manifest's column types, so partition columns keep their
+names and types, and a table without rows still exists), exposes it under its warehouse name
+in ``default`` with the warehouse's column order, and creates database ``v1`` with the views
+transpiled from ``sql/views/v1`` (``warehouse.views.transpile('v1', 'spark')``). Queries then
+read exactly as they do against DuckDB: ``select * from v1.expert_hotness``.
+
+The catalog is Spark's in-memory one, private to the session: nothing is written to a shared
+metastore. With ``master`` set to a cluster URL the same code runs there; the lake must then
+be at a path every executor can read (a shared file system, or an hdfs:// / s3a:// URI).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import pyarrow as pa
+from sqlglot import exp
+
+from . import views
+from .errors import DatabaseError, InputError, UsageError
+from .lake import MANIFEST, LakeTable, check_manifest, manifest_tables, read_manifest
+from .store import schema_version
+
+LAKE_DATABASE = "moewh_lake"
+_LOG4J = Path(__file__).with_name("spark_log4j2.properties")
+
+# pyspark warns about pandas 3 on every Arrow conversion; nothing here goes through pandas.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+DEFAULT_MASTER = "local[*]"
+
+# Spark reads Parquet's unsigned integers one size up (UINT_64 as DECIMAL(20,0)).
+_UNSIGNED = {
+    exp.DataType.Type.UTINYINT: "SMALLINT",
+    exp.DataType.Type.USMALLINT: "INT",
+    exp.DataType.Type.UINT: "BIGINT",
+    exp.DataType.Type.UBIGINT: "DECIMAL(20, 0)",
+}
+
+
+def spark_type(duckdb_type: str) -> str:
+    """Spark SQL type of a lake column, from its DuckDB type (TIMESTAMP becomes TIMESTAMP_NTZ)."""
+    tree = exp.DataType.build(duckdb_type, dialect="duckdb")
+
+    def widen(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.DataType) and node.this in _UNSIGNED:
+            return exp.DataType.build(_UNSIGNED[node.this], dialect="spark")
+        return node
+
+    return tree.transform(widen).sql(dialect="spark")
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def lake_uri(lake: str) -> str:
+    """A URI Spark can read: URIs pass through, local paths become absolute file: URIs."""
+    if "://" in lake or lake.startswith("file:"):
+        return lake.rstrip("/")
+    path = Path(lake).resolve()
+    if not (path / MANIFEST).is_file():
+        raise InputError(path / MANIFEST, "no lake manifest here; write a lake with `moewh export parquet DIR`")
+    return path.as_uri()
+
+
+def start_session(master: str | None = None, app_name: str = "moewh", shuffle_partitions: int = 8):
+    """A SparkSession for lake queries: UTC session time zone, no UI, a throw-away catalog.
+
+    A local master binds the driver to 127.0.0.1; for a cluster the driver must be reachable,
+    so Spark's own defaults (or spark-defaults.conf) decide.
+    """
+    from pyspark.sql import SparkSession
+
+    master = master or DEFAULT_MASTER
+    scratch = tempfile.mkdtemp(prefix="moewh-spark-")
+    builder = (
+        SparkSession.builder.master(master).appName(app_name)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.warehouse.dir", str(Path(scratch) / "spark-warehouse"))
+        .config("spark.sql.catalogImplementation", "in-memory")
+        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_LOG4J.as_uri()}")
+    )
+    if master.startswith("local"):
+        builder = (builder.config("spark.driver.bindAddress", "127.0.0.1")
+                   .config("spark.driver.host", "127.0.0.1")
+                   .config("spark.local.dir", scratch))
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # JVM missing or cluster unreachable: say which
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise UsageError(f"cannot start Spark (master {master}): {str(exc).splitlines()[0]}") from None
+    spark.sparkContext.setLogLevel("FATAL")
+    # pyspark logs each failed query's context itself; the caller reports the error once
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+    spark._moewh_scratch = scratch  # removed by stop_session
+    return spark
+
+
+def stop_session(spark) -> None:
+    scratch = getattr(spark, "_moewh_scratch", None)
+    spark.stop()
+    if scratch:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def read_lake_manifest(spark, uri: str) -> dict:
+    if uri.startswith("file:"):
+        from urllib.parse import unquote, urlparse
+
+        return read_manifest(Path(unquote(urlparse(uri).path)))
+    # hdfs://, s3a://: read through Spark's file systems
+    text = spark.read.text(f"{uri}/{MANIFEST}", wholetext=True).first()[0]
+    try:
+        manifest = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{uri}/{MANIFEST}", f"not a readable lake manifest: {exc}") from None
+    check_manifest(manifest, f"{uri}/{MANIFEST}")
+    return manifest
+
+
+def _register_table(spark, uri: str, t: LakeTable) -> None:
+    raw = f"{LAKE_DATABASE}.{_quote(t.name)}"
+    cols = [(c, d) for c, d in t.columns if c != t.partition_by]
+    if t.partition_by:
+        cols.append((t.partition_by, dict(t.columns)[t.partition_by]))  # Spark puts partition columns last
+    ddl = ", ".join(f"{_quote(c)} {spark_type(d)}" for c, d in cols)
+    spark.sql(f"DROP TABLE IF EXISTS {raw}")
+    partitioned = f" PARTITIONED BY ({_quote(t.partition_by)})" if t.partition_by else ""
+    location = f"{uri}/{t.name}".replace("'", "\\'")
+    spark.sql(f"CREATE TABLE {raw} ({ddl}) USING parquet{partitioned} LOCATION '{location}'")
+    if t.partition_by:
+        spark.sql(f"ALTER TABLE {raw} RECOVER PARTITIONS")
+    ordered = ", ".join(_quote(c) for c in t.column_names)
+    spark.sql(f"CREATE OR REPLACE VIEW default.{_quote(t.name)} AS SELECT {ordered} FROM {raw}")
+
+
+def register_lake(spark, lake: str, view_set: str = "v1") -> dict:
+    """Make the lake's tables and the view set queryable in ``spark``; returns the manifest."""
+    uri = lake_uri(lake)
+    manifest = read_lake_manifest(spark, uri)
+    if manifest["schema_version"] > schema_version():
+        raise DatabaseError(f"{lake}: lake written by a newer moewh (schema {manifest['schema_version']:03d}; "
+                            f"this build knows up to {schema_version():03d})")
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {LAKE_DATABASE}")
+    spark.catalog.setCurrentDatabase("default")
+    for t in manifest_tables(manifest):
+        _register_table(spark, uri, t)
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {view_set}")
+    defs = views.definitions(view_set)
+    for d, statement in zip(defs, views.transpile(view_set, "spark"), strict=True):
+        try:
+            spark.sql(statement)
+        except Exception as exc:
+            raise DatabaseError(f"{d.path}: Spark cannot create {d.qualified}: {_first_line(exc)}") from None
+    return manifest
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
+
+
+def run_sql(spark, sql: str) -> pa.Table:
+    """Run one Spark SQL query and return its result as an Arrow table."""
+    try:
+        return spark.sql(sql).toArrow()
+    except Exception as exc:
+        if exc.__class__.__module__.startswith(("pyspark", "py4j")):
+            raise UsageError(f"Spark query failed: {_first_line(exc)}") from None
+        raise
+
+
+class SparkLake:
+    """A Spark session with a lake and the views registered; ``sql()`` returns Arrow tables.
+
+    ``with SparkLake("lake/") as lake: lake.sql("select * from v1.runs")``. Pass an existing
+    ``spark`` session to reuse it (it is then not stopped on exit).
+    """
+
+    def __init__(self, lake: str, master: str | None = None, spark=None, view_set: str = "v1",
+                 progress: bool = False):
+        self._owns = spark is None
+        self.spark = None
+        uri = lake_uri(str(lake))  # a missing or broken local lake fails before the JVM starts
+        if uri.startswith("file:"):
+            read_lake_manifest(None, uri)
+        if spark is None and progress:
+            print(f"starting Spark (master {master or DEFAULT_MASTER}) ...", file=sys.stderr)
+        self.spark = spark if spark is not None else start_session(master)
+        try:
+            self.manifest = register_lake(self.spark, str(lake), view_set)
+        except BaseException:
+            self.close()
+            raise
+
+    def sql(self, query: str) -> pa.Table:
+        return run_sql(self.spark, query)
+
+    def close(self) -> None:
+        if self._owns and self.spark is not None:
+            stop_session(self.spark)
+            self.spark = None
+
+    def __enter__(self) -> SparkLake:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
