@@ -1,8 +1,9 @@
 """Tables derived from a run's trace rows at ingest, so the analysis views stay fast.
 
-Only ``pass_disk_reads`` is materialised (see ``sql/schema/003_analysis.sql``): which model
-tensors each pass read from DISK. Everything else the views compute on the fly.
-Call ``refresh_run`` inside the ingest transaction after a run's sources and records are in.
+Two tables are materialised (see ``sql/schema/003_analysis.sql``): ``pass_disk_reads``, which
+model tensors each pass read from DISK, and ``step_selections``, the selected experts keyed by
+decode step. Everything else the views compute on the fly. Call ``refresh_run`` inside the
+ingest transaction once a run's passes, records, sources and selections are in.
 """
 
 from __future__ import annotations
@@ -11,18 +12,32 @@ import duckdb
 
 from ..sqlfiles import load_sql
 
+_TABLES = (
+    ("pass_disk_reads", "ingest/derived_pass_disk_reads.sql"),
+    ("step_selections", "ingest/derived_step_selections.sql"),
+)
+
 
 def refresh_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     """Recompute the derived rows of one run (idempotent; the caller owns the transaction)."""
-    con.execute("DELETE FROM pass_disk_reads WHERE run_id = $run_id", {"run_id": run_id})
-    con.execute(load_sql("ingest/derived_refresh_run.sql"), {"run_id": run_id})
+    params = {"run_id": run_id}
+    for table, sql_file in _TABLES:
+        con.execute(f"DELETE FROM {table} WHERE run_id = $run_id", params)
+        con.execute(load_sql(sql_file), params)
+
+
+def delete_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Remove a run's derived rows (for `runs rm`; the caller owns the transaction)."""
+    for table, _ in _TABLES:
+        con.execute(f"DELETE FROM {table} WHERE run_id = $run_id", {"run_id": run_id})
 
 
 def refresh_missing(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Refresh every run that has DISK sources but no derived rows; return their run_ids."""
+    """Refresh every run with passes but no derived rows at all; return their run_ids."""
     stale = [r[0] for r in con.execute(
-        "SELECT DISTINCT s.run_id FROM sources AS s WHERE s.memory_source = 'DISK' "
-        "AND NOT EXISTS (SELECT 1 FROM pass_disk_reads AS d WHERE d.run_id = s.run_id) ORDER BY 1"
+        "SELECT DISTINCT p.run_id FROM passes AS p "
+        "WHERE NOT EXISTS (SELECT 1 FROM pass_disk_reads AS d WHERE d.run_id = p.run_id) "
+        "AND NOT EXISTS (SELECT 1 FROM step_selections AS s WHERE s.run_id = p.run_id) ORDER BY 1"
     ).fetchall()]
     for run_id in stale:
         refresh_run(con, run_id)

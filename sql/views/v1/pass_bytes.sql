@@ -20,10 +20,19 @@ WITH dense AS (
     FROM v1.pass_tensor_reads
     GROUP BY run_id, pass_id
 ),
+slice_bytes AS (
+    -- bytes of all slices of one expert in one layer (weights and split biases)
+    SELECT model_id, layer_id, expert_id, SUM(size_bytes) AS bytes
+    FROM tensors
+    WHERE expert_id IS NOT NULL
+    GROUP BY model_id, layer_id, expert_id
+),
 experts AS (
-    SELECT run_id, pass_id, SUM(size_bytes) AS expert_bytes
-    FROM v1.expert_slice_accesses
-    GROUP BY run_id, pass_id
+    -- v1.expert_slice_accesses summed per pass, without expanding it slice by slice
+    SELECT s.run_id, s.pass_id, SUM(b.bytes) AS expert_bytes
+    FROM v1.step_experts AS s
+    JOIN slice_bytes AS b ON b.model_id = s.model_id AND b.layer_id = s.layer_id AND b.expert_id = s.expert_id
+    GROUP BY s.run_id, s.pass_id
 ),
 steps AS (
     SELECT

@@ -6,7 +6,7 @@
 -- layout that keeps an expert bias whole has it here whole, since which rows were read is
 -- not recorded. A tensor counts once per step however many sources name it. Sources whose
 -- offset matches no layout row (v1.trace_quality) and runs without a model give no rows.
--- Reads the pre-aggregated table pass_disk_reads filled at ingest.
+-- Reads the pre-aggregated table pass_disk_reads filled at ingest (warm-up passes have step NULL).
 --
 -- @column run_id        Run (v1.runs.run_id).
 -- @column pass_id       Pass (v1.passes.pass_id).
@@ -19,10 +19,10 @@
 -- @column size_bytes    Bytes of the tensor.
 -- @column n_sources     Source slots of the pass that named the tensor.
 SELECT
-    d.run_id,
-    d.pass_id,
-    d.step,
-    d.model_id,
+    r.run_id,
+    r.pass_id,
+    r.step,
+    ru.model_id,
     t.tensor_name,
     t.category,
     t.offset_start,
@@ -30,6 +30,8 @@ SELECT
     t.size_bytes,
     r.n_sources
 FROM pass_disk_reads AS r
-JOIN v1.decode_steps AS d ON d.run_id = r.run_id AND d.pass_id = r.pass_id
-JOIN tensors AS t ON t.model_id = d.model_id AND t.offset_start = r.disk_offset
-WHERE t.expert_id IS NULL AND t.category <> 'expert'
+JOIN runs AS ru ON ru.run_id = r.run_id
+JOIN tensors AS t ON t.model_id = ru.model_id AND t.offset_start = r.disk_offset
+WHERE r.step IS NOT NULL
+  AND t.expert_id IS NULL
+  AND t.category <> 'expert'

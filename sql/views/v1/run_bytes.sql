@@ -24,6 +24,7 @@ WITH step_stats AS (
     GROUP BY run_id
 ),
 dense AS (
+    -- distinct non-expert tensors read by any decode step (as v1.pass_tensor_reads)
     SELECT run_id, SUM(size_bytes) AS bytes
     FROM (SELECT DISTINCT run_id, tensor_name, size_bytes FROM v1.pass_tensor_reads) AS t
     GROUP BY run_id
