@@ -1,1 +1,230 @@
-"""Commands: see the module owner's issue."""
+"""`moewh ingest trace`, `moewh ingest dir`, `moewh runs list`, `moewh runs rm`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from ..errors import EXIT_FINDINGS, UsageError
+from ..formats import op_tables
+from ..ingest.experiments import ingest_dir
+from ..ingest.traces import delete_run, ingest_trace, open_source
+from ..models import resolve_model
+from ..output import FORMATS, emit, render_table
+from ..store import open_store
+from .app import ingest_app, runs_app, state
+
+MODEL_OPT_HELP = ("Layout to read the trace against: a model_id (or unique prefix, or model name) already in "
+                  "the warehouse, or a GGUF file (ingested first if new). Gives k (experts used per token) "
+                  "and the expert count, and lets DISK sources be matched to tensors.")
+OP_TABLE_HELP = (f"ggml op-code table naming the operations: {', '.join(op_tables.TABLES)}. Default: "
+                 f"{op_tables.DEFAULT_TABLE} for 1024-byte records and JSON, {op_tables.LEGACY_TABLE} for "
+                 "256-byte records.")
+EXPERTS_USED_HELP = ("k, experts selected per token, when the model does not say (memory-map layouts, no "
+                     "model). Without it k is inferred from the trace and marked as inferred.")
+# Show a progress bar for traces at least this big, or always on a terminal.
+PROGRESS_MIN_BYTES = 256 << 20
+
+
+class _Bar:
+    """A one-line progress bar on stderr. The trace is read twice (scan, then decode), so the
+    bar runs twice; a drop in ``done`` marks the second phase."""
+
+    def __init__(self, label: str, enabled: bool):
+        self.label, self.enabled = label, enabled
+        self.phase, self.last_done, self.shown, self.used = 0, 0, 0.0, False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or not total:
+            return
+        if done < self.last_done:
+            self.phase += 1
+        self.last_done, self.used = done, True
+        now = time.monotonic()
+        if now - self.shown < 0.2 and done < total:
+            return
+        self.shown = now
+        step = ("scanning", "decoding")[min(self.phase, 1)]
+        filled = 30 * done // total
+        sys.stderr.write(f"\r{self.label} {step} [{'#' * filled}{'.' * (30 - filled)}] {100 * done // total:3d}%")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.used:
+            sys.stderr.write("\n")
+
+
+def _tags(values: list[str] | None) -> dict[str, str]:
+    tags = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--tag {item!r}: expected KEY=VALUE")
+        tags[key.strip()] = value.strip()
+    return tags
+
+
+def _model(con, spec: str | None) -> str | None:
+    if spec is None:
+        return None
+    path = Path(spec)
+    if path.is_file():
+        from ..ingest.models import ingest_gguf
+
+        result = ingest_gguf(con, path)
+        if result.created:
+            typer.echo(f"ingested model {result.model_id} ({result.model_name}) from {path}", err=True)
+        return result.model_id
+    if spec.lower().endswith(".gguf"):
+        raise UsageError(f"--model {spec}: no such file")
+    return resolve_model(con, spec)
+
+
+def _warn(warnings: list[str]) -> None:
+    for w in warnings:
+        typer.echo(f"warning: {w}", err=True)
+
+
+def _progress_for(path: Path, label: str) -> _Bar:
+    size = path.stat().st_size if path.is_file() else 0
+    return _Bar(label, sys.stderr.isatty() or size >= PROGRESS_MIN_BYTES)
+
+
+@ingest_app.command("trace")
+def ingest_trace_cmd(
+    path: Path = typer.Argument(..., metavar="PATH", help="tensor_trace.bin (1024- or 256-byte records), a "
+                                "token-NNNNN.json file, or a folder of them (the format is read from the content)."),
+    model: str = typer.Option(None, "--model", "-m", metavar="MODEL_ID|PATH.gguf", help=MODEL_OPT_HELP),
+    name: str = typer.Option(None, "--name", help="Run name (default: the trace's folder or file name)."),
+    experiment: str = typer.Option(None, "--experiment", help="Experiment the run belongs to."),
+    domain: str = typer.Option(None, "--domain", help="Prompt domain, e.g. code or math."),
+    prompt: str = typer.Option(None, "--prompt", help="Prompt text."),
+    n_predict: int = typer.Option(None, "--n-predict", help="Tokens the run was asked to generate."),
+    tag: list[str] = typer.Option(None, "--tag", metavar="KEY=VALUE", help="Tag the run (repeatable)."),
+    op_table: str = typer.Option(None, "--op-table", metavar="NAME", help=OP_TABLE_HELP),
+    experts_used: int = typer.Option(None, "--experts-used", metavar="K", help=EXPERTS_USED_HELP),
+    replace: bool = typer.Option(False, "--replace", help="Ingest again even if the run is already there."),
+) -> None:
+    """Load one trace as one run: records, sources, expert ids, passes, selections, anomalies.
+
+    The run_id is a digest of the used records, so the same trace (or its JSON export) again is
+    recognised and nothing changes. Unused (zero) records are skipped; a sparse tail is not
+    read at all. Passes start at the GET_ROWS writing inp_embd; a pass whose MoE records carry
+    more ids per token than k is a warm-up and yields no selections. Odd records (ids out of
+    range, duplicate or disagreeing ids, impossible counts, unknown op codes) are kept and
+    listed in the anomalies table and v1.trace_quality. All rows go in as one transaction.
+
+    Example: moewh ingest trace run1/tensor_trace.bin --model gpt-oss-20b --domain code --tag source=real
+    """
+    tags = _tags(tag)
+    source = open_source(path, op_table)  # bad input is refused before the database is opened
+    bar = _progress_for(source.path, path.name)
+    try:
+        with open_store(state.db) as store, store.transaction() as con:
+            result = ingest_trace(
+                con, source, model_id=_model(con, model), name=name, experiment=experiment, domain=domain,
+                prompt=prompt, n_predict=n_predict, tags=tags, op_table=op_table, experts_used=experts_used,
+                replace=replace, progress=bar)
+    finally:
+        bar.close()
+    if not result.created:
+        typer.echo(result.warnings[0])
+        return
+    _warn(result.warnings)
+    typer.echo(f"ingested run {result.run_id} ({result.run_name}): {result.n_records:,} records, "
+               f"{result.n_passes} passes, from {result.source_format}")
+
+
+@ingest_app.command("dir")
+def ingest_dir_cmd(
+    path: Path = typer.Argument(..., metavar="PATH", help="An experiments folder of the old pipeline (or one run folder)."),
+    model: str = typer.Option(None, "--model", "-m", metavar="MODEL_ID|PATH.gguf",
+                              help=MODEL_OPT_HELP + " Default: each run's memory-map.json, if any."),
+    tag: list[str] = typer.Option(None, "--tag", metavar="KEY=VALUE", help="Tag every run (repeatable)."),
+    op_table: str = typer.Option(None, "--op-table", metavar="NAME", help=OP_TABLE_HELP),
+    experts_used: int = typer.Option(None, "--experts-used", metavar="K", help=EXPERTS_USED_HELP),
+    replace: bool = typer.Option(False, "--replace", help="Ingest runs again even if already there."),
+) -> None:
+    """Load every run of an old experiment layout, one transaction per run.
+
+    A run is a folder with tensor_trace.bin, or only traces/token-*.json. Experiment, domain,
+    prompt and n_predict come from prompts.json (matched by the run folder's name),
+    settings.json and summary.json found in the run folder or above it; a memory-map.json beside
+    a run supplies its layout when --model is not given. A failed run does not stop the
+    others; the exit code is 1 if any failed.
+
+    Example: moewh ingest dir ~/old/experiments --experts-used 4
+    """
+    tags = _tags(tag)
+    with open_store(state.db) as store:
+        model_id = None
+        if model is not None:
+            with store.transaction() as con:
+                model_id = _model(con, model)
+
+        def on_run(i, n, run):
+            sys.stderr.write(f"\r[{i + 1}/{n}] {run.name[:60]:<60}")
+            sys.stderr.flush()
+
+        outcomes = ingest_dir(store, path, model_id=model_id, experts_used=experts_used, op_table=op_table,
+                              tags=tags, replace=replace, on_run=on_run)
+    sys.stderr.write("\n")
+    import pyarrow as pa
+
+    rows = {"run": [], "status": [], "run_id": [], "records": [], "passes": [], "note": []}
+    for o in outcomes:
+        r = o.result
+        rows["run"].append(o.run.name)
+        rows["status"].append(o.status)
+        rows["run_id"].append(r.run_id if r else None)
+        rows["records"].append(r.n_records if r else None)
+        rows["passes"].append(r.n_passes if r else None)
+        note = o.error or ("; ".join(r.warnings[:1]) if r and r.created and r.warnings else "")
+        rows["note"].append(note[:100] + ("..." if len(note) > 100 else ""))
+    typer.echo(render_table(pa.table(rows)))
+    failed = [o for o in outcomes if o.status == "failed"]
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("ingested", "present", "failed")}
+    typer.echo(f"{counts['ingested']} ingested, {counts['present']} already there, {counts['failed']} failed")
+    for o in failed:
+        typer.echo(f"failed: {o.run.folder}: {o.error}", err=True)
+    if failed:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+@runs_app.command("list")
+def runs_list(
+    fmt: str = typer.Option("table", "--format", "-f", help=f"Output format: {', '.join(FORMATS)}."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write to this file (needed for parquet)."),
+) -> None:
+    """List the runs: id, name, experiment, domain, model, format, records, passes, k, tags."""
+    with open_store(state.db, read_only=True) as store:
+        table = store.con.sql(
+            "SELECT run_id, run_name, experiment, domain, model_id, source_format, n_records, n_passes, "
+            "experts_used AS k, tags FROM v1.runs ORDER BY run_name, run_id").to_arrow_table()
+    emit(table, fmt, output)
+
+
+def _find_run(con, spec: str) -> tuple[str, str]:
+    rows = con.execute("SELECT run_id, run_name FROM runs ORDER BY run_id").fetchall()
+    for predicate in (lambda rid, nm: rid == spec, lambda rid, nm: nm == spec, lambda rid, nm: rid.startswith(spec)):
+        hits = [(rid, nm) for rid, nm in rows if predicate(rid, nm)]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise UsageError(f"run {spec!r} matches {len(hits)} runs ({', '.join(h[0] for h in hits[:10])}); "
+                             "give the run_id")
+    raise UsageError(f"no run matches {spec!r}; see `moewh runs list`")
+
+
+@runs_app.command("rm")
+def runs_rm(
+    run: str = typer.Argument(..., metavar="RUN", help="run_id, a unique prefix of it, or a unique run name."),
+) -> None:
+    """Delete a run and every row derived from it (one transaction)."""
+    with open_store(state.db) as store, store.transaction() as con:
+        run_id, run_name = _find_run(con, run)
+        delete_run(con, run_id)
+    typer.echo(f"removed run {run_id} ({run_name})")

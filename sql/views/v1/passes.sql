@@ -13,6 +13,10 @@
 -- @column is_warmup       True for a warm-up evaluation (a full expert ranking, not a selection).
 -- @column t_start_ns      Timestamp of the pass's first record (monotonic ns).
 -- @column t_end_ns        Timestamp of the pass's last record (monotonic ns).
+-- @column ids_per_token   ne0 of the expert-id tensor: k in a normal pass, the expert count in a
+--                         warm-up; NULL for a pass without MoE records.
+-- @column first_record_id record_id of the pass's first record.
+-- @column last_record_id  record_id of the pass's last record.
 SELECT
     run_id,
     pass_id,
@@ -22,5 +26,8 @@ SELECT
     n_batch_tokens,
     is_warmup,
     t_start_ns,
-    t_end_ns
+    t_end_ns,
+    ids_per_token,
+    first_record_id,
+    last_record_id
 FROM passes

@@ -19,6 +19,7 @@
 -- @column experts_used_source  Where k came from: model, option or inferred.
 -- @column tags            User tags (MAP of key to value), e.g. source=real.
 -- @column ingested_at     When the run was ingested.
+-- @column file_size_bytes Size of the trace file(s) read.
 SELECT
     run_id,
     run_name,
@@ -35,5 +36,6 @@ SELECT
     experts_used,
     experts_used_source,
     tags,
-    ingested_at
+    ingested_at,
+    file_size_bytes
 FROM runs

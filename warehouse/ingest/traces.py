@@ -1,0 +1,374 @@
+"""Trace ingest: one writer for every trace format, producing one run per trace.
+
+Data flow: ``formats.trace_detect`` names the format; a ``TraceSource`` yields chunks of used
+records as ``RECORD_DTYPE`` arrays (1024-byte records directly, legacy records and JSON
+entries converted); ``decode_chunk`` turns each chunk into Arrow tables that DuckDB appends
+to ``records``, ``sources`` and ``record_experts``; SQL under ``sql/ingest/trace_*.sql``
+then derives ``passes``, ``selections`` and ``anomalies`` inside the same transaction.
+
+The file is read twice. The first pass only finds the used records and hashes them: the
+run_id is that digest, so the same trace ingested twice (or its JSON export, which re-encodes
+to the same bytes) is one run, and a repeated ingest stops before decoding anything. The
+second pass decodes. Memory is bounded by the chunk size in both.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from ..errors import InputError, UsageError
+from ..formats import op_tables
+from ..formats.trace_detect import TOKEN_JSON, TRACE_256, TRACE_1024, detect
+from ..formats.trace_json import entries_to_records, load_entries
+from ..formats.trace_legacy import LEGACY_RECORD_DTYPE, to_records
+from ..formats.trace_records import (
+    DEFAULT_CHUNK_RECORDS,
+    RECORD_DTYPE,
+    decode_chunk,
+    find_extent,
+    iter_chunks,
+    pass_starts,
+    scan_used,
+)
+from ..sqlfiles import load_sql
+from . import derived
+
+RUN_ID_CHARS = 16
+Progress = Callable[[int, int], None]  # (units done so far, total units)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    created: bool
+    warnings: list[str] = field(default_factory=list)
+    run_name: str = ""
+    n_records: int = 0
+    n_passes: int = 0
+    source_format: str = ""
+
+
+@dataclass
+class _Scanned:
+    digest: str
+    n_used: int
+    file_size: int | None = None
+    skipped_tail_bytes: int = 0
+    dropped_partial_bytes: int = 0
+    partial_offset: int | None = None
+    hole_records: int = 0
+    hole_offsets: list[int] = field(default_factory=list)
+
+
+class TraceSource:
+    """Used records of one trace, chunk by chunk, in ``RECORD_DTYPE``."""
+
+    format: str
+    default_op_table: str = op_tables.DEFAULT_TABLE
+    path: Path  # the file, or the folder of token files
+    given: Path  # the path as the user gave it (names the run)
+
+    def scan(self, progress: Progress | None) -> _Scanned:
+        raise NotImplementedError
+
+    def chunks(self, progress: Progress | None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(record_ids, records)`` of used records in file order."""
+        raise NotImplementedError
+
+
+class BinarySource(TraceSource):
+    def __init__(self, path: Path, fmt: str, chunk_records: int = DEFAULT_CHUNK_RECORDS):
+        self.path, self.format = path, fmt
+        self.dtype = RECORD_DTYPE if fmt == TRACE_1024 else LEGACY_RECORD_DTYPE
+        if fmt == TRACE_256:
+            self.default_op_table = op_tables.LEGACY_TABLE
+        self.chunk_records = chunk_records
+        self.extent = find_extent(path, self.dtype.itemsize)
+
+    def _total(self) -> int:
+        return sum(b - a for a, b in self.extent.data_ranges)
+
+    def _progress(self, progress: Progress | None):
+        if progress is None:
+            return None
+        total, done = self._total(), 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            progress(done, total)
+
+        return advance
+
+    def scan(self, progress):
+        ext, rs = self.extent, self.dtype.itemsize
+        used = scan_used(self.path, ext, self.dtype, self.chunk_records, self._progress(progress))
+        end = used.last_used + 1 if used.last_used is not None else 0
+        return _Scanned(
+            digest=used.digest,
+            n_used=used.n_used,
+            file_size=ext.file_size,
+            skipped_tail_bytes=(ext.n_slots - end) * rs,
+            dropped_partial_bytes=ext.partial_bytes,
+            partial_offset=ext.partial_offset if ext.partial_bytes else None,
+            hole_records=used.hole_records + (used.first_used or 0),
+            hole_offsets=used.hole_offsets,
+        )
+
+    def chunks(self, progress):
+        advance = self._progress(progress)
+        for first, chunk in iter_chunks(self.path, self.extent, self.dtype, self.chunk_records):
+            used = np.flatnonzero(chunk["timestamp_ns"] != 0)
+            if len(used):
+                rec = np.asarray(chunk)[used] if len(used) < len(chunk) else np.asarray(chunk)
+                if self.format == TRACE_256:
+                    rec = to_records(rec)
+                yield used + first, rec
+            if advance:
+                advance(len(chunk))
+            del chunk
+
+
+class JsonSource(TraceSource):
+    """Per-token JSON files, re-encoded to 1024-byte records (kept in memory: the export is small)."""
+
+    format = TOKEN_JSON
+
+    def __init__(self, path: Path, files: tuple[Path, ...], op_table: str):
+        self.path, self.files, self.op_table = path, files, op_table
+        self._decoded: list[np.ndarray] | None = None
+
+    def _records(self) -> list[np.ndarray]:
+        if self._decoded is None:
+            self._decoded = [entries_to_records(p, load_entries(p), self.op_table) for p in self.files]
+        return self._decoded
+
+    def scan(self, progress):
+        import hashlib
+
+        h = hashlib.sha1()  # as scan_used, so a JSON export and its binary share the run_id
+        h.update(f"{RECORD_DTYPE.itemsize}\n".encode())
+        n = 0
+        for i, rec in enumerate(self._records()):
+            used = rec[rec["timestamp_ns"] != 0]
+            h.update(used.view(np.uint8))
+            n += len(used)
+            if progress:
+                progress(i + 1, len(self.files))
+        size = sum(p.stat().st_size for p in self.files)
+        return _Scanned(digest=h.hexdigest(), n_used=n, file_size=size)
+
+    def chunks(self, progress):
+        base = 0
+        for rec in self._records():
+            used = np.flatnonzero(rec["timestamp_ns"] != 0)
+            yield used + base, rec[used]
+            base += len(rec)
+
+
+def open_source(path: str | os.PathLike, op_table: str | None = None) -> TraceSource:
+    """Detect the format of ``path`` and open it; JSON is parsed here, so bad input is refused
+    before any database work starts."""
+    if op_table is not None and op_table not in op_tables.TABLES:
+        raise UsageError(f"unknown op table {op_table!r}; known: {', '.join(op_tables.TABLES)}")
+    found = detect(path)
+    if found.format == TOKEN_JSON:
+        source = JsonSource(found.path, found.files, op_table or op_tables.DEFAULT_TABLE)
+        source._records()
+    else:
+        source = BinarySource(found.path, found.format)
+    source.given = Path(path)
+    return source
+
+
+def default_run_name(path: Path) -> str:
+    path = Path(path)
+    if path.is_dir():
+        return (path.parent.name if path.name == "traces" else path.name) or "trace"
+    if path.stem in ("tensor_trace", "trace") or path.name.startswith("token-"):
+        parent = path.parent.name if path.parent.name != "traces" else path.parent.parent.name
+        return parent or path.stem
+    return path.stem
+
+
+def run_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every base table in main with a run_id column, the runs table last."""
+    tables = [r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.columns WHERE table_schema = 'main' "
+        "AND column_name = 'run_id' AND table_name IN (SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = 'main' AND table_type = 'BASE TABLE') ORDER BY table_name"
+    ).fetchall()]
+    return [t for t in tables if t != "runs"] + (["runs"] if "runs" in tables else [])
+
+
+def delete_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Remove every row of a run, in every table that has one (the caller owns the transaction)."""
+    for table in run_tables(con):
+        con.execute(f'DELETE FROM "{table}" WHERE run_id = ?', [run_id])
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> tuple | None:
+    rows = con.execute(sql, params).fetchall()
+    return rows[0] if rows else None
+
+
+def _model(con, model_id: str | None) -> tuple[int | None, int | None]:
+    if model_id is None:
+        return None, None
+    row = _one(con, "SELECT n_experts, n_experts_used FROM models WHERE model_id = ?", [model_id])
+    if row is None:
+        raise UsageError(f"no model {model_id!r} in the warehouse; ingest its GGUF or layout first")
+    return row[0], row[1]
+
+
+def _append(con: duckdb.DuckDBPyConnection, table: str, arrow_table) -> None:
+    if arrow_table.num_rows == 0:
+        return
+    view = f"_ingest_{table}"
+    con.register(view, arrow_table)
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {view}")
+    finally:
+        con.unregister(view)
+
+
+def ingest_trace(
+    con: duckdb.DuckDBPyConnection,
+    path: str | os.PathLike | TraceSource,
+    *,
+    model_id: str | None = None,
+    name: str | None = None,
+    experiment: str | None = None,
+    domain: str | None = None,
+    prompt: str | None = None,
+    n_predict: int | None = None,
+    tags: dict[str, str] | None = None,
+    op_table: str | None = None,
+    experts_used: int | None = None,
+    replace: bool = False,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Ingest one trace as one run, inside the caller's transaction.
+
+    ``path`` may also be a source from ``open_source`` (to refuse bad input before a
+    transaction starts). ``progress(done, total)`` is called as the file is read (twice: scan,
+    then decode).
+    Returns ``created=False`` and changes nothing when the run is already there, unless
+    ``replace`` is set.
+    """
+    if op_table is not None and op_table not in op_tables.TABLES:
+        raise UsageError(f"unknown op table {op_table!r}; known: {', '.join(op_tables.TABLES)}")
+    if experts_used is not None and not 1 <= experts_used <= 256:
+        raise UsageError(f"--experts-used must be between 1 and 256, not {experts_used}")
+    source = path if isinstance(path, TraceSource) else open_source(path, op_table)
+    path = source.given
+    table = op_table or source.default_op_table
+    ops = op_tables.names(table)
+    scanned = source.scan(progress)
+    if scanned.n_used == 0:
+        raise InputError(path, "no used records: every record's timestamp is 0")
+    run_id = scanned.digest[:RUN_ID_CHARS]
+    run_name = name or default_run_name(path)
+    warnings: list[str] = []
+
+    existing = _one(con, "SELECT run_name, n_records, n_passes FROM runs WHERE run_id = ?", [run_id])
+    if existing and not replace:
+        return RunResult(run_id, False, [f"already ingested as run {run_id} ({existing[0]}); nothing changed "
+                                         "(use --replace to ingest it again)"],
+                         existing[0], existing[1], existing[2], source.format)
+    if existing:
+        delete_run(con, run_id)
+
+    n_experts, model_k = _model(con, model_id)
+
+    # Decode and append, carrying the pass counter across chunks.
+    pass_counter = None
+    expert_codes: set[int] = set()
+    exps_codes: set[int] = set()
+    n_records = 0
+    for record_ids, rec in source.chunks(progress):
+        starts = pass_starts(rec)
+        if pass_counter is None:
+            pass_counter = -1 if starts[0] else 0
+            if not starts[0]:
+                warnings.append(f"the first record (record {int(record_ids[0])}) does not start a graph "
+                                "evaluation (GET_ROWS -> inp_embd); records before the first start form pass 0")
+        pass_ids = pass_counter + np.cumsum(starts)
+        pass_counter = int(pass_ids[-1])
+        decoded = decode_chunk(run_id, rec, record_ids, pass_ids, ops)
+        _append(con, "records", decoded.records)
+        _append(con, "sources", decoded.sources)
+        _append(con, "record_experts", decoded.experts)
+        expert_codes |= decoded.expert_op_codes
+        exps_codes |= decoded.exps_weight_op_codes
+        n_records += len(rec)
+
+    # Op table plausibility (spec section 5).
+    problems = op_tables.implausible_codes(table, expert_codes, exps_codes)
+    if problems:
+        fits = [t for t in op_tables.fitting_tables(expert_codes, exps_codes) if t != table]
+        hint = f"; table {fits[0]} fits (use --op-table {fits[0]})" if fits else "; no known table fits"
+        message = f"op table {table} looks wrong: {problems[0]}{hint}"
+        warnings.append(message)
+        con.execute("INSERT INTO anomalies VALUES (?, NULL, 'op_table_mismatch', ?)", [run_id, message])
+
+    # k: the model's experts-used count, else the option, else inferred from the passes.
+    per_pass = con.execute(load_sql("ingest/trace_pass_ids.sql"), {"run_id": run_id}).fetchall()
+    recorded = [r[1] for r in per_pass]
+    if model_k:
+        k, k_source = int(model_k), "model"
+        if experts_used is not None and experts_used != k:
+            warnings.append(f"--experts-used {experts_used} ignored: the model says {k}")
+    elif experts_used is not None:
+        k, k_source = experts_used, "option"
+    elif recorded:
+        k, k_source = int(min(recorded)), "inferred"
+        if k >= 16:
+            warnings.append(f"experts used per token inferred as {k}: every pass records 16 ids, so warm-up "
+                            "passes cannot be told apart; give --model or --experts-used")
+        else:
+            warnings.append(f"experts used per token inferred as {k} from the trace (no model, no --experts-used)")
+    else:
+        k, k_source = None, None
+
+    params = {"run_id": run_id, "k": k, "n_experts": n_experts}
+    con.execute(load_sql("ingest/trace_passes.sql"), params)
+    if k is not None:
+        con.execute(load_sql("ingest/trace_selections.sql"), {"run_id": run_id, "k": k})
+    con.execute(load_sql("ingest/trace_anomalies.sql"),
+                {"run_id": run_id, "n_experts": n_experts, "op_table": table})
+    n_passes = _one(con, "SELECT COUNT(*) FROM passes WHERE run_id = ?", [run_id])[0]
+
+    if scanned.skipped_tail_bytes:
+        warnings.append(f"skipped {scanned.skipped_tail_bytes:,} bytes of unused (zero) records at the end")
+    if scanned.hole_records:
+        where = ", ".join(f"byte offset {o:,}" for o in scanned.hole_offsets[:3])
+        warnings.append(f"{scanned.hole_records:,} unused records lie between used ones; the records after "
+                        f"them were ingested (resuming at {where})")
+    if scanned.dropped_partial_bytes:
+        warnings.append(f"dropped a partial record of {scanned.dropped_partial_bytes} bytes at byte offset "
+                        f"{scanned.partial_offset:,} (the file was cut short)")
+    counts = con.execute("SELECT kind, COUNT(*) FROM anomalies WHERE run_id = ? AND record_id IS NOT NULL "
+                         "GROUP BY kind ORDER BY kind", [run_id]).fetchall()
+    if counts:
+        warnings.append("anomalies: " + ", ".join(f"{n:,} {kind}" for kind, n in counts)
+                        + f" (see v1.trace_quality; anomalies table, run_id {run_id})")
+
+    tag_items = sorted((tags or {}).items())
+    con.execute(load_sql("ingest/trace_run.sql"), {
+        "run_id": run_id, "run_name": run_name, "experiment": experiment, "domain": domain,
+        "prompt": prompt, "n_predict": n_predict, "model_id": model_id, "source_path": str(path),
+        "source_format": source.format, "op_table": table, "n_records": n_records, "n_passes": n_passes,
+        "experts_used": k, "experts_used_source": k_source, "file_size_bytes": scanned.file_size,
+        "skipped_tail_bytes": scanned.skipped_tail_bytes,
+        "dropped_partial_bytes": scanned.dropped_partial_bytes, "hole_records": scanned.hole_records,
+        "tag_keys": [k_ for k_, _ in tag_items], "tag_values": [v for _, v in tag_items],
+    })
+    derived.refresh_run(con, run_id)
+    return RunResult(run_id, True, warnings, run_name, n_records, n_passes, source.format)
