@@ -35,6 +35,7 @@ class ViewDef:
     sql: str
     deps: set[str] = field(default_factory=set)  # views of the same set
     tables: set[str] = field(default_factory=set)  # base tables in main
+    tree: exp.Expression | None = field(default=None, repr=False, compare=False)  # parsed SELECT
 
     @property
     def qualified(self) -> str:
@@ -96,6 +97,7 @@ def _read_set(view_set: str, root: Path) -> tuple[ViewDef, ...]:
             raise DatabaseError(f"{d.path}: sqlglot cannot parse the view: {exc}") from None
         if not isinstance(tree, exp.Query):
             raise DatabaseError(f"{d.path}: a view file holds one SELECT statement")
+        d.tree = tree
         ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
         for t in tree.find_all(exp.Table):
             if not t.name or isinstance(t.this, exp.Anonymous) or t.this.__class__ is not exp.Identifier:
@@ -177,13 +179,16 @@ def check_references(d: ViewDef, schema: dict[str, dict[str, dict[str, str]]]) -
     ``schema`` maps schema name -> table -> columns (main tables and the set's views loaded so
     far). A construct sqlglot cannot resolve statically is left to DuckDB's binder.
     """
-    tree = sqlglot.parse_one(d.sql, read="duckdb")
+    tree = d.tree.copy() if d.tree is not None else sqlglot.parse_one(d.sql, read="duckdb")
     try:
         qualify(tree, schema=schema, dialect="duckdb", db="main", validate_qualify_columns=True)
     except sqlglot.errors.OptimizeError as exc:
         raise DatabaseError(f"{d.path}: {exc}") from None
     except Exception:  # noqa: BLE001 - a sqlglot gap is not the view's fault; DuckDB still binds it
         return
+
+
+_CHECKED: set[tuple[str, str, str]] = set()
 
 
 def load(con: duckdb.DuckDBPyConnection) -> None:
@@ -193,8 +198,11 @@ def load(con: duckdb.DuckDBPyConnection) -> None:
     column references are checked against the tables and the views created before it.
     """
     main_columns = _main_columns(con)
+    main_key = repr(sorted((t, tuple(c)) for t, c in main_columns.items()))
     for view_set in view_sets():
         defs = definitions(view_set)
+        # the static check is pure in (views, main schema): skip it when this process passed it
+        checked_key = (view_set, set_version(view_set), main_key)
         for d in defs:
             missing = d.tables - main_columns.keys()
             if missing:
@@ -203,12 +211,14 @@ def load(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f'create schema "{view_set}"')
         schema: dict[str, dict[str, dict[str, str]]] = {"main": main_columns, view_set: {}}
         for d in defs:
-            check_references(d, schema)
+            if checked_key not in _CHECKED:
+                check_references(d, schema)
             try:
                 con.execute(f'create view "{view_set}"."{d.name}" as\n{_main_qualified(d)}')
             except duckdb.Error as exc:
                 raise DatabaseError(f"{d.path}: {exc}") from None
             schema[view_set][d.name] = {c: "UNKNOWN" for c in view_columns(con, d.qualified)}
+        _CHECKED.add(checked_key)
         con.execute(
             "insert or replace into view_sets (view_set, version, n_views, loaded_at) values (?, ?, ?, now())",
             [view_set, set_version(view_set), len(defs)],
@@ -218,7 +228,7 @@ def load(con: duckdb.DuckDBPyConnection) -> None:
 def _main_qualified(d: ViewDef) -> str:
     """The view's SQL with its base tables written main.NAME: DuckDB binds a view's unqualified
     names in the view's own schema first, so v1.runs reading `runs` would read itself."""
-    tree = sqlglot.parse_one(d.sql, read="duckdb")
+    tree = d.tree.copy() if d.tree is not None else sqlglot.parse_one(d.sql, read="duckdb")
     for t in tree.find_all(exp.Table):
         if t.this.__class__ is exp.Identifier and not t.db and t.name in d.tables:
             t.set("db", exp.to_identifier("main"))
