@@ -8,7 +8,7 @@ record reading a 3-D ``*_exps.weight`` tensor must be a MUL_MAT_ID.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 
 DEFAULT_TABLE = "ggml-2026-01"
 LEGACY_TABLE = "ggml-2025-legacy"
@@ -60,25 +60,32 @@ def op_name(table: str, code: int) -> str | None:
     return ops[code] if 0 <= code < len(ops) else None
 
 
-def implausible_codes(table: str, expert_codes: Iterable[int], exps_weight_codes: Iterable[int]) -> list[str]:
+# A table fails the check when more than this share of the checked records contradict it;
+# a few corrupt records are flagged one by one instead of condemning the table.
+MAX_FAILING_SHARE = 0.1
+
+
+def check(table: str, expert_codes: Mapping[int, int], exps_weight_codes: Mapping[int, int]) -> list[str]:
     """Reasons ``table`` cannot be right for a run, empty when it passes the check.
 
-    ``expert_codes``: op codes of records that carry expert ids. ``exps_weight_codes``: op codes
-    of records with a ``*_exps.weight`` source.
+    ``expert_codes``: {op code: records} of records that carry expert ids; ``exps_weight_codes``:
+    the same for records with a ``*_exps.weight`` source.
     """
-    problems = []
-    for code in sorted(set(expert_codes)):
+    problems, failing = [], 0
+    for code, n in sorted(expert_codes.items()):
         name = op_name(table, code)
         if name not in EXPERT_OPS:
-            problems.append(f"op code {code} carries expert ids but is {name or 'unknown'} in {table}")
-    for code in sorted(set(exps_weight_codes)):
+            failing += n
+            problems.append(f"op code {code} carries expert ids ({n} records) but is {name or 'unknown'} in {table}")
+    for code, n in sorted(exps_weight_codes.items()):
         name = op_name(table, code)
         if name != "MUL_MAT_ID":
-            problems.append(f"op code {code} reads an _exps weight but is {name or 'unknown'} in {table}")
-    return problems
+            failing += n
+            problems.append(f"op code {code} reads an _exps weight ({n} records) but is {name or 'unknown'} in {table}")
+    checked = sum(expert_codes.values()) + sum(exps_weight_codes.values())
+    return problems if checked and failing > MAX_FAILING_SHARE * checked else []
 
 
-def fitting_tables(expert_codes: Iterable[int], exps_weight_codes: Iterable[int]) -> list[str]:
+def fitting_tables(expert_codes: Mapping[int, int], exps_weight_codes: Mapping[int, int]) -> list[str]:
     """Every known table that passes the plausibility check for these codes."""
-    expert_codes, exps_weight_codes = set(expert_codes), set(exps_weight_codes)
-    return [t for t in TABLES if not implausible_codes(t, expert_codes, exps_weight_codes)]
+    return [t for t in TABLES if not check(t, expert_codes, exps_weight_codes)]

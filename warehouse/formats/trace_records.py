@@ -249,8 +249,8 @@ class DecodedChunk:
     experts: pa.Table
     # For the op-table plausibility check: op codes of records with expert ids, and of
     # records that read a 3-D *_exps.weight tensor.
-    expert_op_codes: set[int]
-    exps_weight_op_codes: set[int]
+    expert_op_codes: dict[int, int]  # {op code: records}
+    exps_weight_op_codes: dict[int, int]
 
 
 def decode_chunk(
@@ -326,9 +326,14 @@ def decode_chunk(
         records,
         sources,
         experts,
-        set(np.unique(op[num_experts > 0]).tolist()),
-        set(np.unique(op[reads_exps.any(axis=1)]).tolist()),
+        _code_counts(op[num_experts > 0]),
+        _code_counts(op[reads_exps.any(axis=1)]),
     )
+
+
+def _code_counts(codes: np.ndarray) -> dict[int, int]:
+    values, n = np.unique(codes, return_counts=True)
+    return dict(zip(values.tolist(), n.tolist(), strict=True))
 
 
 def pass_starts(rec: np.ndarray) -> np.ndarray:

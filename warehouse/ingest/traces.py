@@ -15,6 +15,7 @@ second pass decodes. Memory is bounded by the chunk size in both.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -289,8 +290,8 @@ def ingest_trace(
 
     # Decode and append, carrying the pass counter across chunks.
     pass_counter = None
-    expert_codes: set[int] = set()
-    exps_codes: set[int] = set()
+    expert_codes: Counter[int] = Counter()
+    exps_codes: Counter[int] = Counter()
     n_records = 0
     for record_ids, rec in source.chunks(progress):
         starts = pass_starts(rec)
@@ -305,12 +306,12 @@ def ingest_trace(
         _append(con, "records", decoded.records)
         _append(con, "sources", decoded.sources)
         _append(con, "record_experts", decoded.experts)
-        expert_codes |= decoded.expert_op_codes
-        exps_codes |= decoded.exps_weight_op_codes
+        expert_codes.update(decoded.expert_op_codes)
+        exps_codes.update(decoded.exps_weight_op_codes)
         n_records += len(rec)
 
     # Op table plausibility (spec section 5).
-    problems = op_tables.implausible_codes(table, expert_codes, exps_codes)
+    problems = op_tables.check(table, expert_codes, exps_codes)
     if problems:
         fits = [t for t in op_tables.fitting_tables(expert_codes, exps_codes) if t != table]
         hint = f"; table {fits[0]} fits (use --op-table {fits[0]})" if fits else "; no known table fits"
