@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -25,8 +26,9 @@ OP_TABLE_HELP = (f"ggml op-code table naming the operations: {', '.join(op_table
                  "256-byte records.")
 EXPERTS_USED_HELP = ("k, experts selected per token, when the model does not say (memory-map layouts, no "
                      "model). Without it k is inferred from the trace and marked as inferred.")
-# Show a progress bar for traces at least this big, or always on a terminal.
+# Show a progress bar for traces at least this big, always on a terminal, or when MOEWH_PROGRESS=1.
 PROGRESS_MIN_BYTES = 256 << 20
+PROGRESS_ENV = "MOEWH_PROGRESS"
 
 
 class _Bar:
@@ -90,7 +92,9 @@ def _warn(warnings: list[str]) -> None:
 
 def _progress_for(path: Path, label: str) -> _Bar:
     size = path.stat().st_size if path.is_file() else 0
-    return _Bar(label, sys.stderr.isatty() or size >= PROGRESS_MIN_BYTES)
+    forced = os.environ.get(PROGRESS_ENV)
+    enabled = forced == "1" if forced in ("0", "1") else sys.stderr.isatty() or size >= PROGRESS_MIN_BYTES
+    return _Bar(label, enabled)
 
 
 @ingest_app.command("trace")
