@@ -9,16 +9,16 @@ import streamlit as st
 from warehouse import dashboard_ui as ui
 from warehouse.dashboard_data import DashboardError
 
-st.set_page_config(page_title="MoE Trace Warehouse", page_icon="🧮", layout="wide")
+st.set_page_config(page_title="MoE Trace Warehouse", page_icon=":material/memory:", layout="wide")
 
 PAGES = [
-    st.Page("pages/1_overview.py", title="Overview", icon="🏠", default=True),
-    st.Page("pages/2_expert_heatmap.py", title="Expert heatmap", icon="🔥"),
-    st.Page("pages/3_file_map.py", title="File map", icon="🗺️"),
-    st.Page("pages/4_token_timeline.py", title="Token timeline", icon="⏱️"),
-    st.Page("pages/5_compare.py", title="Compare", icon="⚖️"),
-    st.Page("pages/6_layout_check.py", title="Layout check", icon="📐"),
-    st.Page("pages/7_sql_console.py", title="SQL console", icon="🔎"),
+    st.Page("pages/1_overview.py", url_path="overview", title="Overview", icon=":material/home:", default=True),
+    st.Page("pages/2_expert_heatmap.py", url_path="heatmap", title="Expert heatmap", icon=":material/local_fire_department:"),
+    st.Page("pages/3_file_map.py", url_path="file_map", title="File map", icon=":material/map:"),
+    st.Page("pages/4_token_timeline.py", url_path="timeline", title="Token timeline", icon=":material/timeline:"),
+    st.Page("pages/5_compare.py", url_path="compare", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("pages/6_layout_check.py", url_path="layout", title="Layout check", icon=":material/straighten:"),
+    st.Page("pages/7_sql_console.py", url_path="sql", title="SQL console", icon=":material/terminal:"),
 ]
 
 page = st.navigation(PAGES)

@@ -169,10 +169,15 @@ def build(db_path: str, runs=DEFAULT_RUNS, with_anomaly: bool = True) -> None:
         for key, rows in zip(("passes", "selections", "records", "sources", "record_experts"), rest,
                              strict=True):
             tables[key] += rows
+    if with_anomaly:
+        # the last run's first attention read names an offset that starts no tensor of the layout
+        last = tables["runs"][-1]["run_id"]
+        first = next(x for x in tables["sources"] if x["run_id"] == last and "attn_q" in x["name"])
+        first["disk_offset"] = DATA_OFFSET + 12_345
     frames = {k: pd.DataFrame(v) for k, v in tables.items()}
     tags = {r["run_id"]: spec.source for r, spec in zip(tables["runs"], runs, strict=True)}
     anomalies = pd.DataFrame([dict(run_id=tables["runs"][-1]["run_id"], record_id=5,
-                                   kind="disk_offset_not_in_layout", detail="offset 12345 is in no tensor")]
+                                   kind="duplicate_expert_ids", detail="expert 3 listed twice")]
                              if with_anomaly else [], columns=["run_id", "record_id", "kind", "detail"])
     with open_store(db_path) as store, store.transaction() as con:
         con.register("model_df", model)

@@ -20,7 +20,8 @@ DIVERGING = "redblue"
 
 def show_problem(exc: DashboardError) -> None:
     """A friendly page in place of a traceback: what is wrong and what to do."""
-    icon = {"missing": "🗄️", "empty": "📭", "locked": "⏳"}.get(exc.kind, "⚠️")
+    icon = {"missing": ":material/database:", "empty": ":material/inbox:",
+            "locked": ":material/hourglass_top:"}.get(exc.kind, ":material/warning:")
     st.title(f"{icon} {exc.title}")
     (st.info if exc.kind in ("missing", "empty", "locked") else st.error)(exc.body)
     if exc.kind == "locked":
@@ -126,9 +127,61 @@ def expert_heatmap(df: pd.DataFrame, color: str, title: str, *, n_experts: int |
             color=fill,
             tooltip=tooltip,
         )
-        .properties(height=height or max(220, 17 * n_layers))
+        .properties(height=height or max(240, 20 * n_layers))
     )
 
 
-def chart(c: alt.Chart) -> None:
+def chart(c) -> None:
     st.altair_chart(c, width="stretch")
+
+
+# ---- trace quality in plain words --------------------------------------------------------
+
+# (column of v1.trace_quality, severity, sentence with {n} for the count)
+_QUALITY = [
+    ("warmup_passes", "info", "{n} warm-up pass(es): llama.cpp evaluated every expert, so the recorded ids are a "
+                              "truncated full ranking, not a selection. They are left out of every count."),
+    ("dropped_partial_bytes", "warning", "The file was cut short: a partial last record of {n:,} bytes was dropped."),
+    ("hole_records", "warning", "{n:,} unused (all-zero) record(s) lie between used ones; the tracer may have "
+                                "skipped writes."),
+    ("skipped_tail_bytes", "info", "{bytes} of unused zero records at the end of the file were skipped "
+                                   "(the tracer pre-allocates its file)."),
+    ("expert_id_out_of_range", "warning", "{n:,} record(s) name an expert id outside the model's experts; those "
+                                          "ids are left out of the heatmaps."),
+    ("duplicate_expert_ids", "warning", "{n:,} record(s) list the same expert twice in one selection."),
+    ("expert_ids_disagree", "warning", "{n:,} record(s) carry other expert ids than the first record of their "
+                                       "pass and layer."),
+    ("too_many_sources", "warning", "{n:,} record(s) claim more than 4 sources."),
+    ("too_many_experts", "warning", "{n:,} record(s) claim more than 16 expert ids."),
+    ("unknown_op_code", "warning", "{n:,} record(s) have an op code the run's op table does not name."),
+    ("implausible_op", "warning", "{n:,} record(s) fail the op-table check (expert ids or an _exps weight on "
+                                  "an op other than MUL_MAT_ID/ADD_ID)."),
+    ("op_table_mismatch", "warning", "The run's op table looks wrong for this trace: operation names may be "
+                                     "mislabelled. Re-ingest with the right --op-table."),
+    ("unknown_memory_source", "warning", "{n:,} source(s) are neither DISK nor BUFFER."),
+    ("unknown_phase", "warning", "{n:,} record(s) have a phase that is neither PROMPT nor GENERATE."),
+    ("unmatched_disk_sources", "warning", "{n:,} DISK source(s) point at file offsets where no tensor of the "
+                                          "layout starts: the layout may be wrong or for another model."),
+    ("unknown_disk_offsets", "info", "{n:,} DISK source(s) have an unknown (zero) file offset."),
+]
+
+
+def quality_messages(row) -> list[tuple[str, str]]:
+    """(severity, sentence) for every non-zero count of one v1.trace_quality row."""
+    out = []
+    for col, severity, text in _QUALITY:
+        n = getattr(row, col, None)
+        if n is None or n != n or not n:
+            continue
+        out.append((severity, text.format(n=int(n), bytes=fmt_bytes(n))))
+    if getattr(row, "model_id", None) is None or row.model_id != row.model_id:
+        out.append(("info", "No model layout: DISK offsets cannot be checked and byte figures are unknown."))
+    other = int(row.anomalies or 0) - sum(int(getattr(row, c) or 0) for c, _, _ in _QUALITY
+                                          if c in {"expert_id_out_of_range", "duplicate_expert_ids",
+                                                   "expert_ids_disagree", "too_many_sources", "too_many_experts",
+                                                   "unknown_op_code", "implausible_op", "op_table_mismatch",
+                                                   "unknown_memory_source", "unknown_phase"})
+    if other > 0:
+        out.append(("warning", f"{other:,} other anomal{'y' if other == 1 else 'ies'} recorded at ingest "
+                               "(see the anomalies table)."))
+    return out

@@ -39,11 +39,14 @@ else:
     except DashboardError as exc:
         st.info(f"Trace-quality warnings are not available: {exc.body}")
         st.stop()
-    names = dict(zip(runs["run_id"], runs["run_name"], strict=True))
-    if quality.empty:
-        st.success("No warnings for the selected runs.")
-    for run_id, group in quality.groupby("run_id", sort=False):
-        with st.container(border=True):
-            st.markdown(f"**{names.get(run_id, run_id)}** (`{run_id}`)")
-            for r in group.itertuples():
-                (st.warning if r.severity == "warning" else st.info)(r.message)
+    for r in quality.itertuples():
+        messages = ui.quality_messages(r)
+        warnings = sum(1 for severity, _ in messages if severity == "warning")
+        label = f"{r.run_name} — " + (f"{warnings} warning(s)" if warnings else "no warnings")
+        with st.expander(label, expanded=warnings > 0):
+            st.caption(f"`{r.run_id}` · {int(r.n_records):,} records · {int(r.n_passes):,} passes · "
+                       f"{int(r.disk_sources):,} DISK sources")
+            if not messages:
+                st.success("Nothing to report.")
+            for severity, text in messages:
+                (st.warning if severity == "warning" else st.info)(text)

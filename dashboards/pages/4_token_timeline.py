@@ -36,46 +36,43 @@ if passes.empty:
     st.info("This run has no passes.")
     st.stop()
 
-experts = list(range(n_experts))
+# One chart, so that the phase row and the expert rows share the x axis exactly: the y axis is
+# a band per expert plus a top band "pass" showing each pass's phase.
+rows = ["pass"] + [str(e) for e in range(n_experts)]
+yscale = alt.Scale(domain=rows)
 xscale = alt.Scale(domain=[-0.5, float(passes["pass_id"].max()) + 0.5], nice=False)
-xaxis = alt.Axis(tickMinStep=1, format="d")
-warm = passes[passes["is_warmup"]].assign(x0=lambda d: d.pass_id - 0.5, x1=lambda d: d.pass_id + 0.5)
-layers = []
-if not warm.empty:
-    layers.append(
-        alt.Chart(warm).mark_rect(color="#9e9e9e", opacity=0.35)
-        .encode(x=alt.X("x0:Q", scale=xscale), x2="x1:Q",
-                tooltip=[alt.Tooltip("pass_id:Q", title="warm-up pass"), "phase:N"])
-    )
+xaxis = alt.Axis(tickMinStep=1, format="d", title="pass (execution order)")
+kinds = passes.assign(x0=passes.pass_id - 0.5, x1=passes.pass_id + 0.5, row="pass",
+                      kind=passes.phase.where(~passes.is_warmup, "warm-up"))
+layers = [
+    alt.Chart(kinds[kinds["is_warmup"]]).mark_rect(color="#9e9e9e", opacity=0.3)
+    .encode(x=alt.X("x0:Q", scale=xscale, axis=xaxis), x2="x1:Q",
+            tooltip=[alt.Tooltip("pass_id:Q", title="warm-up pass"), "token_id:Q"]),
+    alt.Chart(kinds).mark_rect(stroke="white", strokeWidth=0.5)
+    .encode(x=alt.X("x0:Q", scale=xscale, axis=xaxis), x2="x1:Q",
+            y=alt.Y("row:N", scale=yscale, title="expert", axis=alt.Axis(labelFontSize=9)),
+            color=alt.Color("kind:N", title="pass", scale=alt.Scale(
+                domain=["warm-up", "PROMPT", "GENERATE", "UNKNOWN"],
+                range=["#9e9e9e", "#f58518", "#4c78a8", "#e45756"]), legend=alt.Legend(orient="bottom")),
+            tooltip=["pass_id:Q", "kind:N", "token_id:Q", "n_records:Q", "n_batch_tokens:Q"]),
+]
 if not sel.empty:
-    cells = sel.assign(x0=sel.pass_id - 0.5, x1=sel.pass_id + 0.5)
+    cells = sel.assign(x0=sel.pass_id - 0.5, x1=sel.pass_id + 0.5, row=sel.expert_id.astype(str))
     layers.append(
-        alt.Chart(cells).mark_rect(stroke="white", strokeWidth=0.2)
+        alt.Chart(cells).mark_rect(stroke="white", strokeWidth=0.3)
         .encode(
-            x=alt.X("x0:Q", title="pass (execution order)", scale=xscale, axis=xaxis), x2="x1:Q",
-            y=alt.Y("expert_id:O", title="expert", scale=alt.Scale(domain=experts),
-                    axis=alt.Axis(labelFontSize=9)),
-            color=alt.Color("rank:O", title="rank", scale=alt.Scale(scheme="viridis")),
+            x=alt.X("x0:Q", scale=xscale, axis=xaxis), x2="x1:Q",
+            y=alt.Y("row:N", scale=yscale, title="expert"),
+            color=alt.Color("rank:O", title="router rank", scale=alt.Scale(scheme="viridis"),
+                            legend=alt.Legend(orient="bottom")),
             tooltip=["step:Q", "pass_id:Q", "token_id:Q", "phase:N", "expert_id:Q", "rank:Q"],
         )
     )
-if not layers:
+timeline = (alt.layer(*layers).resolve_scale(color="independent")
+            .properties(height=16 * (n_experts + 1) + 40, title=f"Layer {layer_id}: selected experts per pass"))
+ui.chart(timeline)
+if sel.empty:
     st.info("No selections in this layer.")
-    st.stop()
-timeline = alt.layer(*layers).properties(height=max(260, 13 * n_experts),
-                                         title=f"Layer {layer_id}: selected experts per pass")
-phase_strip = (
-    alt.Chart(passes.assign(x0=passes.pass_id - 0.5, x1=passes.pass_id + 0.5,
-                            kind=passes.phase.where(~passes.is_warmup, "warm-up")))
-    .mark_rect()
-    .encode(x=alt.X("x0:Q", scale=xscale, title=None, axis=None), x2="x1:Q",
-            color=alt.Color("kind:N", title="pass", scale=alt.Scale(
-                domain=["warm-up", "PROMPT", "GENERATE", "UNKNOWN"],
-                range=["#9e9e9e", "#f58518", "#4c78a8", "#e45756"])),
-            tooltip=["pass_id:Q", "kind:N", "token_id:Q", "n_records:Q"])
-    .properties(height=18)
-)
-ui.chart(alt.vconcat(phase_strip, timeline, spacing=4).resolve_scale(color="independent"))
 
 st.subheader("Selections")
 st.dataframe(sel, hide_index=True, key="tl_sel")

@@ -1,9 +1,10 @@
--- File map: every layout row of a model (or, with $merge_slices, every whole tensor) with how
--- many decode steps of the chosen runs touched it, placed in file order and in layer order.
+-- File map: every layout row of a model with how many decode steps of the chosen runs touched
+-- it, placed in file order and in layer order. With $group > 1, expert slices are merged in
+-- runs of $group consecutive experts of one tensor (a model with many experts stays drawable);
+-- touches is then the mean over the merged slices and touches_total their sum.
 --
 -- Touches: expert slices from v1.expert_slice_accesses (a step touches the slices of the
 -- experts it selected), other tensors from v1.pass_tensor_reads (a step read it from DISK).
--- A merged tensor's touches are the sum over its slices.
 WITH touches AS (
     SELECT tensor_name, COUNT(*) AS touches
     FROM v1.expert_slice_accesses
@@ -23,12 +24,22 @@ per_row AS (
     WHERE t.model_id = $model_id
     GROUP BY ALL
 ),
+chunked AS (
+    SELECT
+        *,
+        CASE WHEN expert_id IS NULL OR $group <= 1 THEN tensor_name
+             ELSE base_name || '[' || CAST(expert_id // $group * $group AS VARCHAR) || '-'
+                  || CAST(expert_id // $group * $group + $group - 1 AS VARCHAR) || ']'
+        END AS name
+    FROM per_row
+),
 shown AS (
     SELECT
-        CASE WHEN $merge_slices THEN base_name ELSE tensor_name END AS name,
+        name,
         MIN(base_name) AS base_name,
         MIN(layer_id) AS layer_id,
-        CASE WHEN $merge_slices THEN NULL ELSE MIN(expert_id) END AS expert_id,
+        MIN(expert_id) AS expert_id,
+        MAX(expert_id) AS expert_last,
         MIN(component) AS component,
         MIN(category) AS category,
         MIN(ggml_type) AS ggml_type,
@@ -38,9 +49,10 @@ shown AS (
         COUNT(*) AS n_rows,
         CAST(SUM(CASE WHEN touches > 0 THEN 1 ELSE 0 END) AS BIGINT) AS rows_touched,
         CAST(SUM(CASE WHEN touches > 0 THEN size_bytes ELSE 0 END) AS BIGINT) AS bytes_touched,
-        CAST(SUM(touches) AS BIGINT) AS touches
-    FROM per_row
-    GROUP BY 1
+        AVG(touches) AS touches,
+        CAST(SUM(touches) AS BIGINT) AS touches_total
+    FROM chunked
+    GROUP BY name
 )
 SELECT
     *,

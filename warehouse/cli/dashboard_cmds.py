@@ -34,6 +34,10 @@ def dashboard(
            "--server.headless", "true", "--server.port", str(port), "--server.address", address,
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     typer.echo(f"dashboard for {env['MOEWH_DB']} at http://{address}:{port}  (Ctrl-C stops it)", err=True)
+    sys.stderr.flush()
+    if os.name == "posix":
+        # Become the server, so that signals (Ctrl-C, a service manager's SIGTERM) reach it directly.
+        os.execve(sys.executable, cmd, env)
     try:
         raise typer.Exit(subprocess.call(cmd, env=env))
     except KeyboardInterrupt:

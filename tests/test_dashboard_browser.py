@@ -1,0 +1,162 @@
+"""End to end: `moewh dashboard` serves every page to headless Chromium; screenshots are saved.
+
+Needs Debian's `chromium` (/usr/bin/chromium) and the Playwright Python package (its bundled
+driver only; no browser download). Skips with a message when Chromium is missing, unless
+REQUIRE_BROWSER=1, as in CI, where it fails instead. Screenshots: tests/screenshots/*.png.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from io import BytesIO
+from pathlib import Path
+
+import dashboard_warehouse as dw
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("MOEWH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parent / "screenshots"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# url path -> what must be on the page once it has drawn
+PAGES = {
+    "": ("Overview", None),
+    "heatmap": ("Expert heatmap", "chart"),
+    "file_map": ("File map", "chart"),
+    "timeline": ("Token timeline", "chart"),
+    "compare": ("Compare", "chart"),
+    "layout": ("Layout check", "chart"),
+    "sql": ("SQL console", None),
+}
+
+
+def _browser_or_skip():
+    problem = None
+    if not os.path.exists(CHROMIUM):
+        problem = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            problem = "the playwright Python package is not installed"
+    if problem:
+        if os.environ.get("REQUIRE_BROWSER") == "1":
+            pytest.fail(f"REQUIRE_BROWSER=1 but {problem}")
+        pytest.skip(f"browser test skipped: {problem}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    _browser_or_skip()
+    db = str(tmp_path_factory.mktemp("browser") / "warehouse.duckdb")
+    dw.build(db, runs=dw.DEFAULT_RUNS + (
+        dw.RunSpec("math-2", "exp-b", "math", "synthetic", 30, 5),
+        dw.RunSpec("chat-2", "exp-b", "chat", "synthetic", 40, 6),
+    ))
+    port = _free_port()
+    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    log_path = Path(db).with_suffix(".log")
+    log = open(log_path, "w")  # a file, not a pipe nobody reads: a full pipe would stall the server
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "warehouse", "--db", db, "dashboard", "--port", str(port), "--address", "127.0.0.1"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            out = log_path.read_text()
+            pytest.fail(f"the dashboard server did not come up on {url}:\n{out[-3000:]}")
+        time.sleep(0.3)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def page():
+    _browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1500, "height": 1000})
+        yield context.new_page()
+        browser.close()
+
+
+def _wait_drawn(page, title: str, want_chart: bool) -> None:
+    page.get_by_role("heading", name=title).first.wait_for(timeout=30_000)
+    # Streamlit shows a running indicator until the script finishes
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000)
+    if want_chart:
+        page.wait_for_selector(".vega-embed canvas, .vega-embed svg", timeout=30_000)
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_page_draws_in_chromium(server, page, path):
+    """Open the app once, then reach every page through the sidebar, as a reader would."""
+    title, want = PAGES[path]
+    SHOTS.mkdir(exist_ok=True)
+    if not path:
+        page.goto(server, wait_until="domcontentloaded")
+    else:
+        page.locator("[data-testid='stSidebarNavLink']", has_text=title).first.click()
+        page.wait_for_url(f"{server}/{path}", timeout=30_000)
+    _wait_drawn(page, title, want == "chart")
+    assert page.locator("[data-testid='stException']").count() == 0, page.inner_text("body")[:2000]
+    page.wait_for_timeout(400)  # let vega-embed finish its first paint
+    page.screenshot(path=str(SHOTS / f"{path or 'overview'}.png"), full_page=True)
+
+
+def test_deep_link_opens_its_page(server, page):
+    page.goto(f"{server}/compare", wait_until="domcontentloaded")
+    _wait_drawn(page, "Compare", True)
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+def test_heatmap_is_drawn_with_every_cell(server, page):
+    """The heatmap's canvas is painted, not blank: many distinct colours are on it."""
+    page.goto(f"{server}/heatmap", wait_until="domcontentloaded")
+    _wait_drawn(page, "Expert heatmap", True)
+    canvas = page.locator(".vega-embed canvas, .vega-embed svg").first
+    canvas.wait_for(timeout=30_000)
+    box = canvas.bounding_box()
+    assert box and box["width"] > 300 and box["height"] > 300
+    png = canvas.screenshot()
+    SHOTS.mkdir(exist_ok=True)
+    (SHOTS / "heatmap-canvas.png").write_bytes(png)
+    colours = _distinct_colours(BytesIO(png))
+    assert colours > 30, f"heatmap canvas shows only {colours} colours"
+
+
+def _distinct_colours(fh) -> int:
+    from PIL import Image
+
+    return len(set(Image.open(fh).convert("RGB").getdata()))
