@@ -8,13 +8,14 @@ of 32 experts per layer drawn from skewed per-domain popularities with some stic
 MUL_MAT_ID / ADD_ID records carry the same ids. pass_disk_reads is filled by the ingest hook
 ``refresh_run`` (its cost is printed). The result is cached in bench/out/ (delete it to rebuild).
 
-Each view is timed twice, best of three: fully computed (every column of every row hashed) and
+Each view is timed twice, best of five: fully computed (every column of every row hashed) and
 a typical filtered query (one run, or one model and layer). Targets on a 2-core machine: every
 view under 1 s, v1.expert_hotness under 200 ms.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -165,7 +166,7 @@ def _cached() -> bool:
         store.close()
 
 
-def _best(con, sql: str, params=None, repeat: int = 3) -> float:
+def _best(con, sql: str, params=None, repeat: int = 5) -> float:
     best = float("inf")
     for _ in range(repeat):
         t = time.perf_counter()
@@ -199,6 +200,8 @@ def main() -> None:
     n = con.execute("SELECT COUNT(*) FROM records").fetchone()[0]
     print(f"{con.execute('SELECT COUNT(*) FROM runs').fetchone()[0]} runs, {n:,} records, "
           f"{con.execute('SELECT COUNT(*) FROM v1.decode_steps').fetchone()[0]:,} decode steps")
+    print("load average before timing: " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+          + " (timings are only meaningful on an otherwise idle machine)")
     print(f"{'view':<26}{'rows':>12}{'full s':>9}{'filtered s':>12}{'target s':>10}  ok")
     failed = []
     for d in views.definitions("v1"):
@@ -213,6 +216,7 @@ def main() -> None:
             failed.append(d.name)
         print(f"{d.qualified:<26}{rows:>12,}{full:>9.3f}{filt:>12.3f}{target:>10.2f}  {'yes' if ok else 'NO'}")
     store.close()
+    print("load average after timing: " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
     print("all views within target" if not failed else f"over target: {', '.join(failed)}")
 
 

@@ -24,10 +24,18 @@ WITH step_stats AS (
     GROUP BY run_id
 ),
 dense AS (
-    -- distinct non-expert tensors read by any decode step (as v1.pass_tensor_reads)
-    SELECT run_id, SUM(size_bytes) AS bytes
-    FROM (SELECT DISTINCT run_id, tensor_name, size_bytes FROM v1.pass_tensor_reads) AS t
-    GROUP BY run_id
+    -- distinct non-expert tensors read by any decode step (the rule of v1.pass_tensor_reads)
+    SELECT x.run_id, SUM(t.size_bytes) AS bytes
+    FROM (
+        SELECT run_id, disk_offset
+        FROM pass_disk_reads
+        WHERE step IS NOT NULL
+        GROUP BY run_id, disk_offset
+    ) AS x
+    JOIN runs AS ru ON ru.run_id = x.run_id
+    JOIN tensors AS t ON t.model_id = ru.model_id AND t.offset_start = x.disk_offset
+    WHERE t.expert_id IS NULL AND t.category <> 'expert'
+    GROUP BY x.run_id
 ),
 experts AS (
     SELECT h.run_id, SUM(t.size_bytes) AS bytes
