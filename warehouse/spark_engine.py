@@ -23,6 +23,7 @@ import warnings
 from pathlib import Path
 
 import pyarrow as pa
+import sqlglot
 from sqlglot import exp
 
 from . import views
@@ -146,25 +147,81 @@ def _register_table(spark, uri: str, t: LakeTable) -> None:
     spark.sql(f"CREATE OR REPLACE VIEW default.{_quote(t.name)} AS SELECT {ordered} FROM {raw}")
 
 
-def register_lake(spark, lake: str, view_set: str = "v1") -> dict:
-    """Make the lake's tables and the view set queryable in ``spark``; returns the manifest."""
+def _state(spark) -> dict:
+    # What this session already holds, so a second SparkLake on it does no DDL twice.
+    if not hasattr(spark, "_moewh_state"):
+        spark._moewh_state = {"lake": None, "views": set()}
+    return spark._moewh_state
+
+
+def register_lake(spark, lake: str) -> dict:
+    """Register the lake's tables in ``spark`` (``default.<table>``); returns the manifest."""
     uri = lake_uri(lake)
     manifest = read_lake_manifest(spark, uri)
     if manifest["schema_version"] > schema_version():
         raise DatabaseError(f"{lake}: lake written by a newer moewh (schema {manifest['schema_version']:03d}; "
                             f"this build knows up to {schema_version():03d})")
+    state = _state(spark)
+    stamp = (uri, manifest.get("written_at"), json.dumps(manifest["tables"], sort_keys=True))
+    if state["lake"] == stamp:
+        return manifest
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {LAKE_DATABASE}")
     spark.catalog.setCurrentDatabase("default")
     for t in manifest_tables(manifest):
         _register_table(spark, uri, t)
+    state["lake"] = stamp
+    return manifest
+
+
+def referenced_views(sql: str, view_set: str = "v1") -> set[str] | None:
+    """Views of ``view_set`` a Spark SQL text names; None when that cannot be told (then all)."""
+    quiet = logging.getLogger("sqlglot")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # "falling back to a Command" is no news here
+    try:
+        trees = sqlglot.parse(sql, read="spark")
+    except sqlglot.errors.SqlglotError:
+        return None
+    finally:
+        quiet.setLevel(level)
+    names: set[str] = set()
+    for tree in trees:
+        if tree is None or isinstance(tree, exp.Command):
+            return None
+        names |= {t.name for t in tree.find_all(exp.Table) if t.db == view_set}
+    return names
+
+
+def create_views(spark, view_set: str = "v1", names: set[str] | None = None) -> None:
+    """Create the set's views (``names`` and what they depend on, or all) in database ``view_set``.
+
+    Spark analyses a view when it is created, which takes a good fraction of a second per
+    view, so a query creates only the views it reads.
+    """
+    defs = {d.name: d for d in views.definitions(view_set)}
+    wanted: set[str] = set()
+
+    def add(name: str) -> None:
+        if name in defs and name not in wanted:
+            wanted.add(name)
+            for dep in defs[name].deps:
+                add(dep)
+
+    for name in defs if names is None else names:
+        add(name)
+    done = _state(spark)["views"]
+    todo = [d for d in defs.values() if d.name in wanted and d.qualified not in done]
+    if not todo:
+        return
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {view_set}")
-    defs = views.definitions(view_set)
-    for d, statement in zip(defs, views.transpile(view_set, "spark"), strict=True):
+    spark.catalog.setCurrentDatabase("default")  # views resolve base tables in default
+    statements = dict(zip(defs, views.transpile(view_set, "spark"), strict=True))
+    for d in todo:  # definitions() is in dependency order
         try:
-            spark.sql(statement)
+            spark.sql(statements[d.name])
         except Exception as exc:
             raise DatabaseError(f"{d.path}: Spark cannot create {d.qualified}: {_first_line(exc)}") from None
-    return manifest
+        done.add(d.qualified)
 
 
 def _first_line(exc: Exception) -> str:
@@ -175,7 +232,10 @@ def _first_line(exc: Exception) -> str:
 def run_sql(spark, sql: str) -> pa.Table:
     """Run one Spark SQL query and return its result as an Arrow table."""
     try:
-        return spark.sql(sql).toArrow()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                                    category=FutureWarning)
+            return spark.sql(sql).toArrow()
     except Exception as exc:
         if exc.__class__.__module__.startswith(("pyspark", "py4j")):
             raise UsageError(f"Spark query failed: {_first_line(exc)}") from None
@@ -183,29 +243,41 @@ def run_sql(spark, sql: str) -> pa.Table:
 
 
 class SparkLake:
-    """A Spark session with a lake and the views registered; ``sql()`` returns Arrow tables.
+    """A Spark session with a lake registered; ``sql()`` creates the views a query reads, runs
+    it and returns an Arrow table.
 
-    ``with SparkLake("lake/") as lake: lake.sql("select * from v1.runs")``. Pass an existing
-    ``spark`` session to reuse it (it is then not stopped on exit).
+    ``with SparkLake("lake/") as lake: lake.sql("select * from v1.runs")``. A session passed
+    as ``spark``, or one already active in the process, is used and not stopped on exit; its
+    catalog then gains the lake tables and the views, so give it an in-memory catalog rather
+    than a shared metastore.
     """
 
     def __init__(self, lake: str, master: str | None = None, spark=None, view_set: str = "v1",
                  progress: bool = False):
         self._owns = spark is None
         self.spark = None
+        self.view_set = view_set
         uri = lake_uri(str(lake))  # a missing or broken local lake fails before the JVM starts
         if uri.startswith("file:"):
             read_lake_manifest(None, uri)
+        if spark is None:
+            from pyspark.sql import SparkSession
+
+            # Inside pyspark, a notebook or a test session, use the session that is running
+            # (Spark allows one per process) and leave it running afterwards.
+            spark = SparkSession.getActiveSession()
+            self._owns = spark is None
         if spark is None and progress:
             print(f"starting Spark (master {master or DEFAULT_MASTER}) ...", file=sys.stderr)
         self.spark = spark if spark is not None else start_session(master)
         try:
-            self.manifest = register_lake(self.spark, str(lake), view_set)
+            self.manifest = register_lake(self.spark, str(lake))
         except BaseException:
             self.close()
             raise
 
     def sql(self, query: str) -> pa.Table:
+        create_views(self.spark, self.view_set, referenced_views(query, self.view_set))
         return run_sql(self.spark, query)
 
     def close(self) -> None:

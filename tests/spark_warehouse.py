@@ -1,0 +1,37 @@
+"""The warehouse the Spark tests export: real ingest paths plus the views' edge cases.
+
+The GPT-OSS-20B layout (memory-map.json), the real reference trace and synthetic GPT-OSS runs
+of three domains go through the same ingest code as `moewh ingest`; the view tests' small
+known-truth warehouse (two more models, warm-ups in mid-run, a run without a model, a repeated
+expert id) is written beside them, so every view has rows that exercise its corners.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.views_warehouse import build_truth, insert
+from warehouse.ingest.models import ingest_layout_file
+from warehouse.ingest.traces import ingest_trace
+from warehouse.paths import DATA_DIR
+from warehouse.store import open_store
+from warehouse.synth import generate_run
+
+DATA = Path(__file__).parent / "data"
+
+
+def build(db: Path, scratch: Path) -> None:
+    store = open_store(db)
+    with store.transaction() as con:
+        model_id = ingest_layout_file(con, DATA / "gpt-oss-20b" / "memory-map.json", "gpt-oss-20b").model_id
+    with store.transaction() as con:
+        ingest_trace(con, DATA_DIR / "gpt-oss-20b" / "tensor_trace.bin", model_id=model_id, name="real",
+                     tags={"source": "real"})
+    for i, domain in enumerate(("code", "math", "prose")):
+        trace = scratch / f"synth-{domain}.bin"
+        generate_run(trace, domain=domain, n_steps=12 + 3 * i, seed=i + 1, warmup=i != 1)
+        with store.transaction() as con:
+            ingest_trace(con, trace, model_id=model_id, name=f"synth-{domain}", domain=domain,
+                         experiment="lake", tags={"source": "synthetic"})
+    insert(store.con, build_truth())
+    store.close()
