@@ -152,3 +152,12 @@ def test_cli_views_list_show_sql(cli, db_path):
 
     code, _, err = cli("views", "sql", "--dialect", "oracle")
     assert code == 2 and "oracle" in err
+
+
+def test_no_view_column_is_a_128_bit_integer(db_path):
+    # DuckDB sums BIGINTs into HUGEINT, which pandas and Spark read as decimals or floats
+    with open_store(db_path) as store:
+        odd = store.con.execute(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "where table_schema = 'v1' and (data_type like '%HUGEINT%' or data_type like 'DECIMAL%')").fetchall()
+    assert odd == []

@@ -23,18 +23,18 @@ WITH h AS (
 ),
 grouped AS (
     SELECT 'all' AS group_kind, CAST(NULL AS VARCHAR) AS group_name, model_id, layer_id, expert_id,
-           COUNT(DISTINCT run_id) AS n_runs, SUM(activations) AS activations
+           COUNT(DISTINCT run_id) AS n_runs, CAST(SUM(activations) AS BIGINT) AS activations
     FROM h
     GROUP BY model_id, layer_id, expert_id
     UNION ALL
     SELECT 'domain' AS group_kind, domain AS group_name, model_id, layer_id, expert_id,
-           COUNT(DISTINCT run_id) AS n_runs, SUM(activations) AS activations
+           COUNT(DISTINCT run_id) AS n_runs, CAST(SUM(activations) AS BIGINT) AS activations
     FROM h
     WHERE domain IS NOT NULL
     GROUP BY domain, model_id, layer_id, expert_id
     UNION ALL
     SELECT 'experiment' AS group_kind, experiment AS group_name, model_id, layer_id, expert_id,
-           COUNT(DISTINCT run_id) AS n_runs, SUM(activations) AS activations
+           COUNT(DISTINCT run_id) AS n_runs, CAST(SUM(activations) AS BIGINT) AS activations
     FROM h
     WHERE experiment IS NOT NULL
     GROUP BY experiment, model_id, layer_id, expert_id

@@ -44,7 +44,7 @@ SELECT
     bucket * MAX(bucket_bytes) AS bucket_start,
     (bucket + 1) * MAX(bucket_bytes) AS bucket_end,
     category,
-    SUM(overlap) AS bytes,
+    CAST(SUM(overlap) AS BIGINT) AS bytes,
     CAST(SUM(overlap * touches) AS DOUBLE) / NULLIF(MAX(n_steps), 0) AS mean_touched_bytes_per_step,
     CAST(SUM(overlap * touches) AS DOUBLE) / NULLIF(MAX(n_steps), 0) / SUM(overlap) AS touched_fraction
 FROM rows_in_buckets

@@ -46,15 +46,15 @@ agg AS (
         run_id,
         layer_id,
         MAX(n) AS n_experts,
-        MAX(total) AS n_activations,
-        SUM(CASE WHEN activations > 0 THEN 1 ELSE 0 END) AS experts_used,
+        CAST(MAX(total) AS BIGINT) AS n_activations,
+        CAST(SUM(CASE WHEN activations > 0 THEN 1 ELSE 0 END) AS BIGINT) AS experts_used,
         MAX(share) AS max_share,
         SUM((n + 1 - 2 * rank_in_layer) * activations) AS gini_num,
         -SUM(CASE WHEN activations > 0 THEN share * LN(share) ELSE 0 END) / LN(2) AS entropy_bits,
-        SUM(CASE WHEN before * 100 < 50 * total THEN 1 ELSE 0 END) AS experts_for_50pct,
-        SUM(CASE WHEN before * 100 < 80 * total THEN 1 ELSE 0 END) AS experts_for_80pct,
-        SUM(CASE WHEN before * 100 < 90 * total THEN 1 ELSE 0 END) AS experts_for_90pct,
-        SUM(CASE WHEN before * 100 < 99 * total THEN 1 ELSE 0 END) AS experts_for_99pct
+        CAST(SUM(CASE WHEN before * 100 < 50 * total THEN 1 ELSE 0 END) AS BIGINT) AS experts_for_50pct,
+        CAST(SUM(CASE WHEN before * 100 < 80 * total THEN 1 ELSE 0 END) AS BIGINT) AS experts_for_80pct,
+        CAST(SUM(CASE WHEN before * 100 < 90 * total THEN 1 ELSE 0 END) AS BIGINT) AS experts_for_90pct,
+        CAST(SUM(CASE WHEN before * 100 < 99 * total THEN 1 ELSE 0 END) AS BIGINT) AS experts_for_99pct
     FROM h
     GROUP BY run_id, layer_id
 )

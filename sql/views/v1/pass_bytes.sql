@@ -16,7 +16,7 @@
 -- @column total_bytes     dense_bytes + expert_bytes.
 -- @column model_fraction  total_bytes / the model's weight bytes.
 WITH dense AS (
-    SELECT run_id, pass_id, SUM(size_bytes) AS dense_bytes
+    SELECT run_id, pass_id, CAST(SUM(size_bytes) AS BIGINT) AS dense_bytes
     FROM v1.pass_tensor_reads
     GROUP BY run_id, pass_id
 ),
@@ -29,7 +29,7 @@ slice_bytes AS (
 ),
 experts AS (
     -- v1.expert_slice_accesses summed per pass, without expanding it slice by slice
-    SELECT s.run_id, s.pass_id, SUM(b.bytes) AS expert_bytes
+    SELECT s.run_id, s.pass_id, CAST(SUM(b.bytes) AS BIGINT) AS expert_bytes
     FROM v1.step_experts AS s
     JOIN slice_bytes AS b ON b.model_id = s.model_id AND b.layer_id = s.layer_id AND b.expert_id = s.expert_id
     GROUP BY s.run_id, s.pass_id

@@ -25,7 +25,7 @@ WITH step_stats AS (
 ),
 dense AS (
     -- distinct non-expert tensors read by any decode step (the rule of v1.pass_tensor_reads)
-    SELECT x.run_id, SUM(t.size_bytes) AS bytes
+    SELECT x.run_id, CAST(SUM(t.size_bytes) AS BIGINT) AS bytes
     FROM (
         SELECT run_id, disk_offset
         FROM pass_disk_reads
@@ -38,7 +38,7 @@ dense AS (
     GROUP BY x.run_id
 ),
 experts AS (
-    SELECT h.run_id, SUM(t.size_bytes) AS bytes
+    SELECT h.run_id, CAST(SUM(t.size_bytes) AS BIGINT) AS bytes
     FROM v1.expert_hotness AS h
     JOIN runs AS r ON r.run_id = h.run_id
     JOIN tensors AS t

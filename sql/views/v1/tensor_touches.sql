@@ -23,13 +23,24 @@ WITH steps AS (
     WHERE model_id IS NOT NULL
     GROUP BY model_id
 ),
+reads AS (
+    -- decode steps that read each whole tensor, per run (warm-up passes have step NULL)
+    SELECT run_id, disk_offset, COUNT(*) AS touches
+    FROM pass_disk_reads
+    WHERE step IS NOT NULL
+    GROUP BY run_id, disk_offset
+),
 dense AS (
-    SELECT model_id, tensor_name, COUNT(*) AS touches
-    FROM v1.pass_tensor_reads
-    GROUP BY model_id, tensor_name
+    -- the rule of v1.pass_tensor_reads, counted without expanding it per step
+    SELECT t.model_id, t.tensor_name, CAST(SUM(x.touches) AS BIGINT) AS touches
+    FROM reads AS x
+    JOIN runs AS ru ON ru.run_id = x.run_id
+    JOIN tensors AS t ON t.model_id = ru.model_id AND t.offset_start = x.disk_offset
+    WHERE t.expert_id IS NULL AND t.category <> 'expert'
+    GROUP BY t.model_id, t.tensor_name
 ),
 experts AS (
-    SELECT r.model_id, t.tensor_name, SUM(h.activations) AS touches
+    SELECT r.model_id, t.tensor_name, CAST(SUM(h.activations) AS BIGINT) AS touches
     FROM v1.expert_hotness AS h
     JOIN runs AS r ON r.run_id = h.run_id
     JOIN tensors AS t ON t.model_id = r.model_id AND t.layer_id = h.layer_id AND t.expert_id = h.expert_id
