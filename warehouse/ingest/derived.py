@@ -26,12 +26,6 @@ def refresh_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
         con.execute(load_sql(sql_file), params)
 
 
-def delete_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """Remove a run's derived rows (for `runs rm`; the caller owns the transaction)."""
-    for table, _ in _TABLES:
-        con.execute(f"DELETE FROM {table} WHERE run_id = $run_id", {"run_id": run_id})
-
-
 def refresh_missing(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Refresh every run with passes but no derived rows at all; return their run_ids."""
     stale = [r[0] for r in con.execute(
