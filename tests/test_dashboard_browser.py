@@ -26,6 +26,8 @@ CHROMIUM = os.environ.get("MOEWH_CHROMIUM") or shutil.which("chromium") or "/usr
 SHOTS = Path(__file__).resolve().parent / "screenshots"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# A drawn Vega chart: Streamlit renders Altair as SVG (class "marks"); canvas if that changes.
+CHART = ".vega-embed svg.marks, .vega-embed canvas.marks"
 # url path -> what must be on the page once it has drawn
 PAGES = {
     "": ("Overview", None),
@@ -116,7 +118,7 @@ def _wait_drawn(page, title: str, want_chart: bool) -> None:
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000)
     if want_chart:
-        page.wait_for_selector(".vega-embed canvas, .vega-embed svg", timeout=30_000)
+        page.wait_for_selector(CHART, timeout=30_000)
 
 
 @pytest.mark.parametrize("path", list(PAGES))
@@ -145,7 +147,7 @@ def test_heatmap_is_drawn_with_every_cell(server, page):
     """The heatmap's canvas is painted, not blank: many distinct colours are on it."""
     page.goto(f"{server}/heatmap", wait_until="domcontentloaded")
     _wait_drawn(page, "Expert heatmap", True)
-    canvas = page.locator(".vega-embed canvas, .vega-embed svg").first
+    canvas = page.locator(CHART).first
     canvas.wait_for(timeout=30_000)
     box = canvas.bounding_box()
     assert box and box["width"] > 300 and box["height"] > 300
@@ -154,9 +156,13 @@ def test_heatmap_is_drawn_with_every_cell(server, page):
     (SHOTS / "heatmap-canvas.png").write_bytes(png)
     colours = _distinct_colours(BytesIO(png))
     assert colours > 30, f"heatmap canvas shows only {colours} colours"
+    # every layer x expert cell is a mark: 24 x 32 rectangles at least (SVG renderer)
+    if page.locator(".vega-embed svg.marks").count():
+        cells = page.locator(".vega-embed svg.marks g.mark-rect path").count()
+        assert cells >= dw.N_LAYERS * dw.N_EXPERTS, cells
 
 
 def _distinct_colours(fh) -> int:
     from PIL import Image
 
-    return len(set(Image.open(fh).convert("RGB").getdata()))
+    return len(Image.open(fh).convert("RGB").getcolors(maxcolors=1 << 24))

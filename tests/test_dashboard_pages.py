@@ -137,8 +137,8 @@ def test_overview_counts_equal_the_tables(warehouse):
     runs = truth["runs"]
     assert metric(at, "Models") == "2"
     assert metric(at, "Runs") == str(len(runs))
-    assert metric(at, "Passes") == str(len(truth["passes"]))
-    assert metric(at, "Trace records") == str(int(runs["n_records"].sum()))
+    assert metric(at, "Passes") == f"{len(truth['passes']):,}"
+    assert metric(at, "Trace records") == f"{int(runs['n_records'].sum()):,}"
     assert set(frame(at, "run_id", "run_name", "n_records")["run_id"]) == set(runs["run_id"])
     assert set(frame(at, "model_name", "n_layout_rows")["model_name"]) == {"gpt-oss-20b-test", "zz-broken-layout"}
 
@@ -157,7 +157,7 @@ def test_overview_counts_equal_the_tables(warehouse):
     code = runs[runs["domain"] == "code"]
     assert metric(at, "Runs") == str(len(code))
     assert set(frame(at, "run_id", "run_name", "n_records")["run_id"]) == set(code["run_id"])
-    assert metric(at, "Passes") == str(int(code["n_passes"].sum()))
+    assert metric(at, "Passes") == f"{int(code['n_passes'].sum()):,}"
 
 
 def test_heatmap_one_run_equals_recount(warehouse):
@@ -171,7 +171,7 @@ def test_heatmap_one_run_equals_recount(warehouse):
     assert got["activations"].tolist() == expected["activations"].tolist()
     assert np.allclose(got["share"], expected["share"])
     # hottest list beside the map: the top 20 cells by activations
-    top = frame(at, "rank_in_layer", "activations", "share")
+    top = frame(at, "layer_id", "expert_id", "activations", "share")
     exp_top = expected.sort_values(["activations", "layer_id", "expert_id"], ascending=[False, True, True]).head(20)
     assert top[["layer_id", "expert_id", "activations"]].values.tolist() == \
         exp_top[["layer_id", "expert_id", "activations"]].values.tolist()
@@ -231,11 +231,14 @@ def test_file_map_whole_file_and_layer_zoom(warehouse):
         row = layout[layout["tensor_name"] == f"blk.3.ffn_gate_exps.weight[{e}]"].iloc[0]
         assert bars.loc[f"blk.3.ffn_gate_exps.weight[{e}]", "offset_start"] == row["offset_start"]
 
-    # layer order places the same bytes block by block: positions are a gapless prefix sum
+    # a zoomed layer is packed, in file order and in layer order: positions are a gapless prefix sum
+    bars = fmap["data"][0].sort_values("x0")
+    assert list(bars["offset_start"]) == sorted(bars["offset_start"])
+    assert np.allclose(np.diff(bars["x0"].values), bars["size_bytes"].iloc[:-1].values / 2**20)
     at = open_page("3_file_map", fm_order="layer", fm_layer=2)
     (fmap,) = [c for c in charts(at) if c["spec"]["mark"]["type"] == "rect"]
     bars = fmap["data"][0].sort_values("x0")
-    assert np.allclose(bars["x0"].iloc[1:].values, bars["x1"].iloc[:-1].values)
+    assert np.allclose(np.diff(bars["x0"].values), bars["size_bytes"].iloc[:-1].values / 2**20)
 
 
 def test_token_timeline_shows_each_steps_selection(warehouse):

@@ -79,13 +79,15 @@ def filter_runs(df: pd.DataFrame, key: str, where=st.sidebar) -> pd.DataFrame:
 
 
 def pick_run(df: pd.DataFrame, key: str, label: str = "Run", index: int = 0, where=st) -> str | None:
+    """A run picker that starts on the index-th run with decode steps (a warm-up-only run has no selections)."""
     if df.empty:
         where.info("No run matches the filters.")
         return None
     labels = run_label(df)
     ids = list(df["run_id"])
-    return where.selectbox(label, ids, index=min(index, len(ids) - 1), format_func=lambda r: labels.get(r, r),
-                           key=key)
+    with_steps = [i for i, n in enumerate(df["n_steps"]) if n == n and n > 0] if "n_steps" in df else []
+    start = with_steps[min(index, len(with_steps) - 1)] if with_steps else min(index, len(ids) - 1)
+    return where.selectbox(label, ids, index=start, format_func=lambda r: labels.get(r, r), key=key)
 
 
 def fmt_bytes(n) -> str:
@@ -100,7 +102,8 @@ def fmt_bytes(n) -> str:
 
 
 def expert_heatmap(df: pd.DataFrame, color: str, title: str, *, n_experts: int | None = None,
-                   diverging: bool = False, height: int | None = None) -> alt.Chart:
+                   diverging: bool = False, height: int | None = None,
+                   domain: tuple[float, float] | None = None) -> alt.Chart:
     """Layer (rows) × expert (columns) rectangles coloured by ``color``; zero cells grey."""
     tooltip = [alt.Tooltip("layer_id:O", title="layer"), alt.Tooltip("expert_id:O", title="expert")]
     for col, fmt in (("activations", ",d"), ("share", ".2%"), ("rank_in_layer", "d"), ("share_a", ".2%"),
@@ -113,8 +116,9 @@ def expert_heatmap(df: pd.DataFrame, color: str, title: str, *, n_experts: int |
         fill = alt.Color(f"{color}:Q", scale=scale, title=color.replace("_", " "),
                          legend=alt.Legend(format="+.1%"))
     else:
+        scale = alt.Scale(scheme=SCHEME, reverse=True, **({"domain": list(domain)} if domain else {}))
         fill = alt.condition(f"datum.{color} > 0",
-                             alt.Color(f"{color}:Q", scale=alt.Scale(scheme=SCHEME, reverse=True),
+                             alt.Color(f"{color}:Q", scale=scale,
                                        title=color.replace("_", " ")),
                              alt.value(UNTOUCHED))
     n_layers = int(df["layer_id"].nunique()) if len(df) else 1

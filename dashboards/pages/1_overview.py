@@ -12,10 +12,10 @@ runs = ui.runs()
 shown = ui.filter_runs(runs, key="overview")
 
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("Models", len(models))
-c2.metric("Runs", len(shown))
-c3.metric("Passes", int(shown["n_passes"].sum()) if len(shown) else 0)
-c4.metric("Trace records", int(shown["n_records"].sum()) if len(shown) else 0)
+c1.metric("Models", f"{len(models):,}")
+c2.metric("Runs", f"{len(shown):,}")
+c3.metric("Passes", f"{int(shown['n_passes'].sum()) if len(shown) else 0:,}")
+c4.metric("Trace records", f"{int(shown['n_records'].sum()) if len(shown) else 0:,}")
 
 st.subheader("Models")
 st.dataframe(

@@ -61,14 +61,14 @@ if data.empty or not data["activations"].sum():
     st.info("No expert selections for this choice (warm-up passes carry none).")
     st.stop()
 
-plot, side = st.columns([3, 1])
+plot, side = st.columns([5, 2])
 with plot:
     ui.chart(ui.expert_heatmap(data, metric, title))
 with side:
     st.markdown("**Hottest experts**")
     top = data.sort_values(["activations", "layer_id", "expert_id"], ascending=[False, True, True]).head(20)
     st.dataframe(
-        top[["layer_id", "expert_id", "activations", "share", "rank_in_layer"]],
+        top[["layer_id", "expert_id", "activations", "share"]],
         hide_index=True, key="hm_top",
         column_config={"share": st.column_config.NumberColumn(format="percent")},
     )

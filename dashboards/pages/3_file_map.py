@@ -3,6 +3,7 @@
 import math
 
 import altair as alt
+import numpy as np
 import streamlit as st
 
 from warehouse import dashboard_ui as ui
@@ -75,14 +76,33 @@ if group > 1:
                f"(colour = mean touches per slice). Zoom to a layer or a narrower byte range to see each slice.")
 
 n_steps = int(query("runs_steps", run_ids=run_ids or [""])["n_steps"].iloc[0])
+if layer != "whole file":
+    # A layer's tensors sit in several places of the file (experts first, then the rest), so a
+    # zoomed layer is packed: its rows back to back in the chosen order, other bytes skipped.
+    view = view.sort_values("offset_start" if order == "file" else "layer_order_start")
+    start = view["size_bytes"].cumsum() - view["size_bytes"]
+    xtitle = f"bytes of layer {layer} in {order} order, other tensors skipped (MiB)"
+    xdomain = None
+elif order == "file":
+    start = view["offset_start"]
+    xtitle = "file offset (MiB)"
+    xdomain = [lo / MIB, hi / MIB]
+else:
+    start = view["layer_order_start"]
+    xtitle = "position in layer order (MiB)"
+    xdomain = None
 view = view.assign(
-    x0=(view["offset_start"] if order == "file" else view["layer_order_start"]) / MIB,
-    x1=(view["offset_end"] if order == "file" else view["layer_order_start"] + view["size_bytes"]) / MIB,
+    x0=start / MIB,
+    x1=(start + view["size_bytes"]) / MIB,
     size=view["size_bytes"].map(ui.fmt_bytes),
     range=view["offset_start"].map("{:,}".format) + " – " + view["offset_end"].map("{:,}".format),
     lane=view["category"],
     rate=view["touches"] / n_steps if n_steps else 0.0,
 )
+# Rows too small for a pixel (norms, biases) are drawn at least 1/1500 of the span wide so they
+# stay visible; the tooltip keeps their true offsets.
+span = float(view["x1"].max() - view["x0"].min()) if len(view) else 1.0
+view = view.assign(x1=np.maximum(view["x1"], view["x0"] + span / 1500))
 lanes = [c for c in LANES if c in set(view["lane"])] + sorted(set(view["lane"]) - set(LANES))
 tooltip = [alt.Tooltip("name:N", title="tensor"), alt.Tooltip("layer_id:Q", title="layer"),
            alt.Tooltip("expert_id:Q", title="expert"), alt.Tooltip("category:N"),
@@ -96,22 +116,20 @@ if group > 1:
     tooltip.append(alt.Tooltip("touches_total:Q", title="touches, all slices", format=",d"))
 # Colour is the touch rate, the fraction of the chosen runs' decode steps that touched the row,
 # on a square-root scale: dense tensors are read at every step (rate 1) while an expert slice
-# sits near k/n, and the slices' differences must stay visible beside them. The stroke repeats
-# the fill so that rows too small for a pixel (norms, biases) still show as a hairline.
+# sits near k/n, and the slices' differences must stay visible beside them.
 scale = alt.Scale(scheme="inferno", reverse=True, type="sqrt", domain=[0, 1])
 touched = "datum.touches > 0"
 chart = (
     alt.Chart(view)
-    .mark_rect(strokeWidth=1)
+    .mark_rect(stroke="white", strokeWidth=0.2)
     .encode(
-        x=alt.X("x0:Q", title=f"{'file offset' if order == 'file' else 'position in layer order'} (MiB)",
-                axis=alt.Axis(format=",.0f")),
+        x=alt.X("x0:Q", title=xtitle, axis=alt.Axis(format=",.0f"),
+                scale=alt.Scale(zero=False, nice=False, **({"domain": xdomain} if xdomain else {}))),
         x2="x1:Q",
         y=alt.Y("lane:N", title=None, sort=lanes),
         color=alt.condition(touched, alt.Color("rate:Q", title="touch rate", scale=scale,
                                                legend=alt.Legend(format=".0%")),
                             alt.value(ui.UNTOUCHED)),
-        stroke=alt.condition(touched, alt.Stroke("rate:Q", scale=scale, legend=None), alt.value(ui.UNTOUCHED)),
         tooltip=tooltip,
     )
     .properties(height=60 + 40 * len(lanes), title=f"{names.get(model_id, model_id)}: {len(view):,} bars")

@@ -46,12 +46,16 @@ if data.empty:
     st.stop()
 
 left, right = st.columns(2)
+# one colour scale for both sides, so that equal colours mean equal shares
+shared = (0.0, float(max(data["share_a"].max(), data["share_b"].max())) or 1.0)
 with left:
     ui.chart(ui.expert_heatmap(data.rename(columns={"share_a": "share", "activations_a": "activations"})
-                               [["layer_id", "expert_id", "activations", "share"]], "share", f"A: {name_a}"))
+                               [["layer_id", "expert_id", "activations", "share"]], "share", f"A: {name_a}",
+                               domain=shared))
 with right:
     ui.chart(ui.expert_heatmap(data.rename(columns={"share_b": "share", "activations_b": "activations"})
-                               [["layer_id", "expert_id", "activations", "share"]], "share", f"B: {name_b}"))
+                               [["layer_id", "expert_id", "activations", "share"]], "share", f"B: {name_b}",
+                               domain=shared))
 ui.chart(ui.expert_heatmap(data, "diff", "Difference of shares, B − A (red: more in B, blue: more in A)",
                            diverging=True))
 
