@@ -211,3 +211,26 @@ def test_cli_export_and_ingest(cli, db_path, tmp_path):
     assert run(["--db", other, "ingest", "parquet", str(tmp_path / "missing")]) == 2
     code, _, err = cli("export", "parquet", str(lake), "--run", "nope")
     assert code == 2 and err.splitlines()[-1].startswith("moewh: error: no run 'nope'")
+
+
+def test_trino_ddl_declares_every_table_partitioned_like_the_lake(source, tmp_path, cli):
+    lake = tmp_path / "lake"
+    export_parquet(source.con, lake)
+    code, out, err = cli("export", "ddl", str(lake), "--dialect", "trino", "--location", "s3a://b/lake/")
+    assert code == 0, err
+    statements = [s.strip() for s in out.split(";\n") if s.strip()]
+    creates = {s.split('"')[1]: s for s in statements if s.startswith("CREATE TABLE")}
+    tables = {t.name: t for t in base_tables(source.con)}
+    assert set(creates) == set(tables)
+    for name, t in tables.items():
+        s = creates[name]
+        assert f"external_location = 's3a://b/lake/{name}'" in s
+        cols = [line.strip().split('"')[1] for line in s.splitlines()[1:] if line.strip().startswith('"')]
+        assert sorted(cols) == sorted(t.column_names)
+        if t.partition_by:
+            assert cols[-1] == t.partition_by and f"partitioned_by = ARRAY['{t.partition_by}']" in s
+            assert f"sync_partition_metadata('moewh', '{name}', 'FULL')" in out
+        else:
+            assert "partitioned_by" not in s
+    assert '"tensor_ptr" DECIMAL(20, 0)' in creates["sources"]  # UBIGINT, as Parquet readers widen it
+    assert sum(s.startswith("CREATE OR REPLACE VIEW v1.") for s in statements) == len(views.definitions("v1"))

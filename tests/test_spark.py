@@ -16,7 +16,8 @@ import pytest
 from tests.spark_warehouse import build
 from warehouse import views
 from warehouse.lake import export_parquet, read_manifest
-from warehouse.spark_engine import SparkLake, create_views, spark_type, start_session, stop_session
+from warehouse.lake_ddl import column_type
+from warehouse.spark_engine import SparkLake, start_session, stop_session
 from warehouse.store import open_store
 
 pytestmark = [pytest.mark.spark,
@@ -90,12 +91,19 @@ def test_view_on_spark_equals_duckdb(env, view):
     assert_same_rows(duck, lake.sql(f"select * from v1.{view}"))
 
 
-def test_every_view_of_the_set_is_created_on_spark(env):
-    # `moewh views sql --dialect spark` as a whole: each view is analysed by Spark when created
-    _, lake, _ = env
-    create_views(lake.spark, "v1")
-    names = {t.name for t in lake.spark.catalog.listTables("v1")}
-    assert names == {d.name for d in views.definitions("v1")}
+def test_printed_spark_ddl_registers_the_lake_and_every_view(env, cli):
+    # The path for spark-sql / spark-submit users: `moewh export ddl --dialect spark`, run as is.
+    con, lake, lake_dir = env
+    code, out, err = cli("export", "ddl", str(lake_dir), "--dialect", "spark")
+    assert code == 0, err
+    statements = [s.strip() for s in out.split(";\n") if s.strip()]
+    assert sum(s.startswith("CREATE OR REPLACE VIEW v1.") for s in statements) == len(views.definitions("v1"))
+    lake.spark.sql("DROP DATABASE IF EXISTS v1 CASCADE")  # the statements recreate every view
+    for statement in statements:
+        lake.spark.sql(statement)
+    assert {t.name for t in lake.spark.catalog.listTables("v1")} == {d.name for d in views.definitions("v1")}
+    query = "select * from v1.pass_bytes"
+    assert_same_rows(con.sql(query).to_arrow_table(), lake.spark.sql(query).toArrow())
 
 
 def test_views_cover_every_run_and_real_trace(env):
@@ -117,7 +125,7 @@ def test_base_tables_keep_names_order_and_types(env):
         cols = lake.spark.table(name).schema
         assert [f.name for f in cols] == [c["name"] for c in t["columns"]], name
         assert [f.dataType.simpleString() for f in cols] == [
-            lake.spark.sql(f"select cast(null as {spark_type(c['type'])}) as x").schema[0].dataType.simpleString()
+            lake.spark.sql(f"select cast(null as {column_type(c['type'], 'spark')}) as x").schema[0].dataType.simpleString()
             for c in t["columns"]], name
     # partition columns come back as the strings they were, on every row
     assert_same_rows(con.sql("select * from sources").to_arrow_table(), lake.sql("select * from sources"))

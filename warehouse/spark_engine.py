@@ -3,9 +3,10 @@
 A session registers each lake table as an external, partitioned Parquet table in database
 ``moewh_lake`` (declared from the manifest's column types, so partition columns keep their
 names and types, and a table without rows still exists), exposes it under its warehouse name
-in ``default`` with the warehouse's column order, and creates database ``v1`` with the views
-transpiled from ``sql/views/v1`` (``warehouse.views.transpile('v1', 'spark')``). Queries then
-read exactly as they do against DuckDB: ``select * from v1.expert_hotness``.
+in ``default`` with the warehouse's column order (``warehouse.lake_ddl.spark_table``). Before
+a query runs, the v1 views it reads (and their dependencies) are created in database ``v1``
+from ``warehouse.views.transpile('v1', 'spark')``. Queries then read exactly as they do
+against DuckDB: ``select * from v1.expert_hotness``.
 
 The catalog is Spark's in-memory one, private to the session: nothing is written to a shared
 metastore. With ``master`` set to a cluster URL the same code runs there; the lake must then
@@ -29,38 +30,14 @@ from sqlglot import exp
 from . import views
 from .errors import DatabaseError, InputError, UsageError
 from .lake import MANIFEST, LakeTable, check_manifest, manifest_tables, read_manifest
+from .lake_ddl import LAKE_DATABASE, spark_table
 from .store import schema_version
 
-LAKE_DATABASE = "moewh_lake"
 _LOG4J = Path(__file__).with_name("spark_log4j2.properties")
 
 # pyspark warns about pandas 3 on every Arrow conversion; nothing here goes through pandas.
 warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 DEFAULT_MASTER = "local[*]"
-
-# Spark reads Parquet's unsigned integers one size up (UINT_64 as DECIMAL(20,0)).
-_UNSIGNED = {
-    exp.DataType.Type.UTINYINT: "SMALLINT",
-    exp.DataType.Type.USMALLINT: "INT",
-    exp.DataType.Type.UINT: "BIGINT",
-    exp.DataType.Type.UBIGINT: "DECIMAL(20, 0)",
-}
-
-
-def spark_type(duckdb_type: str) -> str:
-    """Spark SQL type of a lake column, from its DuckDB type (TIMESTAMP becomes TIMESTAMP_NTZ)."""
-    tree = exp.DataType.build(duckdb_type, dialect="duckdb")
-
-    def widen(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.DataType) and node.this in _UNSIGNED:
-            return exp.DataType.build(_UNSIGNED[node.this], dialect="spark")
-        return node
-
-    return tree.transform(widen).sql(dialect="spark")
-
-
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
 
 
 def lake_uri(lake: str) -> str:
@@ -132,19 +109,8 @@ def read_lake_manifest(spark, uri: str) -> dict:
 
 
 def _register_table(spark, uri: str, t: LakeTable) -> None:
-    raw = f"{LAKE_DATABASE}.{_quote(t.name)}"
-    cols = [(c, d) for c, d in t.columns if c != t.partition_by]
-    if t.partition_by:
-        cols.append((t.partition_by, dict(t.columns)[t.partition_by]))  # Spark puts partition columns last
-    ddl = ", ".join(f"{_quote(c)} {spark_type(d)}" for c, d in cols)
-    spark.sql(f"DROP TABLE IF EXISTS {raw}")
-    partitioned = f" PARTITIONED BY ({_quote(t.partition_by)})" if t.partition_by else ""
-    location = f"{uri}/{t.name}".replace("'", "\\'")
-    spark.sql(f"CREATE TABLE {raw} ({ddl}) USING parquet{partitioned} LOCATION '{location}'")
-    if t.partition_by:
-        spark.sql(f"ALTER TABLE {raw} RECOVER PARTITIONS")
-    ordered = ", ".join(_quote(c) for c in t.column_names)
-    spark.sql(f"CREATE OR REPLACE VIEW default.{_quote(t.name)} AS SELECT {ordered} FROM {raw}")
+    for statement in spark_table(t, f"{uri}/{t.name}"):
+        spark.sql(statement)
 
 
 def _state(spark) -> dict:

@@ -85,3 +85,30 @@ def spark_query(
     with SparkLake(lake, master=master, progress=True) as session:
         table = session.sql(text)
     emit(table, fmt, output)
+
+
+@export_app.command("ddl")
+def export_ddl(
+    lake: Path = typer.Argument(..., metavar="DIR", help="Lake directory (its manifest.json is read)."),
+    dialect: str = typer.Option("trino", "--dialect", help="trino (Hive connector) | spark"),
+    location: str = typer.Option(None, "--location", metavar="URI",
+                                 help="Where the engine's workers find the lake, e.g. s3a://bucket/lake; "
+                                      "default: DIR as a file: URI."),
+    catalog: str = typer.Option("hive", "--catalog", help="Trino catalog of the Hive connector."),
+    schema: str = typer.Option("moewh", "--schema", help="Trino schema for the lake tables."),
+) -> None:
+    """Print SQL that registers a lake's tables and the v1 views in Trino or Spark.
+
+    Tables become external Parquet tables partitioned like the lake, partitions are loaded
+    from the directories, then the v1 views follow (as `moewh views sql --dialect ...`).
+
+    Example: moewh export ddl lake/ --dialect trino --location s3a://bucket/lake | trino --file /dev/stdin
+    """
+    from ..lake import read_manifest
+    from ..lake_ddl import lake_ddl
+
+    if dialect not in ("trino", "spark"):
+        raise UsageError(f"--dialect is trino or spark, not {dialect!r}")
+    manifest = read_manifest(lake)
+    for statement in lake_ddl(manifest, location or lake.resolve().as_uri(), dialect, catalog, schema):
+        typer.echo(statement + ";\n")
