@@ -30,7 +30,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 CHART = ".vega-embed svg.marks, .vega-embed canvas.marks"
 # url path -> what must be on the page once it has drawn
 PAGES = {
-    "": ("Overview", None),
+    "": ("Overview", "chart"),
     "heatmap": ("Expert heatmap", "chart"),
     "file_map": ("File map", "chart"),
     "timeline": ("Token timeline", "chart"),

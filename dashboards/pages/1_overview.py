@@ -1,5 +1,6 @@
 """Overview: the models and runs in the warehouse, and each run's trace-quality warnings."""
 
+import altair as alt
 import streamlit as st
 
 from warehouse import dashboard_ui as ui
@@ -29,6 +30,15 @@ st.dataframe(
 st.subheader("Runs")
 st.caption("Filter by experiment, domain and source (real or synthetic) in the sidebar.")
 st.dataframe(shown, hide_index=True, key="runs_table")
+if not shown.empty:
+    ui.chart(
+        alt.Chart(shown.assign(domain=shown["domain"].fillna("(none)")))
+        .mark_bar()
+        .encode(y=alt.Y("run_name:N", title=None, sort=None), x=alt.X("n_steps:Q", title="decode steps"),
+                color=alt.Color("domain:N", title="domain"),
+                tooltip=["run_name:N", "experiment:N", "domain:N", "source:N", "n_passes:Q", "n_steps:Q"])
+        .properties(height=22 * len(shown) + 50, title="Decode steps per run (warm-up passes excluded)")
+    )
 
 st.subheader("Trace quality")
 if shown.empty:
