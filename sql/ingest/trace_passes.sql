@@ -1,5 +1,7 @@
--- Fill passes for one run ($run_id) from its records and sources.
+-- Fill passes for one run ($run_id) from its records.
 -- $k: experts used per token (NULL if unknown); $n_experts: experts per layer (NULL if unknown).
+-- _trace_pass_id_bytes (pass_id, id_tensor_bytes), registered by the ingest: the largest
+-- ffn_moe_topk-N source size among the pass's MoE records, found while decoding.
 -- ids_per_token is ne0 of the id tensor: the typical (mode) number of ids the pass's MoE
 -- records carry when below the 16-id cap, else k (a 16-expert selection) or, in a warm-up,
 -- the full expert count. A pass is a warm-up when its records carry more ids than k.
@@ -21,11 +23,9 @@ WITH per_pass AS (
     GROUP BY pass_id
 ),
 topk AS (
-    SELECT r.pass_id, MAX(s.size_bytes) AS topk_bytes
-    FROM sources AS s
-    JOIN records AS r ON r.run_id = s.run_id AND r.record_id = s.record_id
-    WHERE s.run_id = $run_id AND r.num_experts > 0 AND s.name LIKE 'ffn_moe_topk-%'
-    GROUP BY r.pass_id
+    SELECT pass_id, id_tensor_bytes AS topk_bytes
+    FROM _trace_pass_id_bytes
+    WHERE id_tensor_bytes > 0
 ),
 shaped AS (
     SELECT

@@ -68,7 +68,7 @@ assert SOURCE_DTYPE.itemsize == 160 and RECORD_DTYPE.itemsize == RECORD_SIZE
 
 # 64 Ki records = 64 MiB of file per chunk: large enough to amortise per-chunk overhead,
 # small enough that decoding never holds more than a few hundred MB.
-DEFAULT_CHUNK_RECORDS = 1 << 16
+DEFAULT_CHUNK_RECORDS = 1 << 14
 
 
 @dataclass
@@ -202,20 +202,22 @@ _NAME_HASH_MULTIPLIERS = np.random.default_rng(0x6D6F65).integers(1, 2**63, size
 def _factorize(fixed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(unique values, inverse) of a fixed-width bytes array, much faster than sorting the bytes.
 
-    Each name is hashed to 64 bits (a multilinear hash over its 8-byte words), the hashes are
-    factorised, and a full comparison against each group's representative proves there was
-    no collision; if there was one, fall back to sorting the bytes themselves.
+    Each name is hashed to 64 bits (a multilinear hash over its first 8-byte words; most names
+    are short), the hashes are factorised, and a full comparison against each group's
+    representative proves there was no collision. On a collision the whole width is hashed,
+    and failing that the bytes themselves are sorted.
     """
     n, width = len(fixed), fixed.dtype.itemsize
     if n == 0 or width % 8:
         return np.unique(fixed, return_inverse=True)
     words = np.ascontiguousarray(fixed).view(np.uint64).reshape(n, width // 8)
-    with np.errstate(over="ignore"):
-        h = (words * _NAME_HASH_MULTIPLIERS[: width // 8]).sum(axis=1, dtype=np.uint64)
-    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
-    if not np.array_equal(words[first][inverse], words):
-        return np.unique(fixed, return_inverse=True)
-    return fixed[first], inverse
+    for n_words in sorted({min(4, width // 8), width // 8}):
+        with np.errstate(over="ignore"):
+            h = (words[:, :n_words] * _NAME_HASH_MULTIPLIERS[:n_words]).sum(axis=1, dtype=np.uint64)
+        _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+        if np.array_equal(words[first][inverse], words):
+            return fixed[first], inverse
+    return np.unique(fixed, return_inverse=True)
 
 
 def decode_names(fixed: np.ndarray) -> pa.DictionaryArray:
@@ -247,16 +249,39 @@ class DecodedChunk:
     records: pa.Table
     sources: pa.Table
     experts: pa.Table
+    anomalies: pa.Table  # per-record problems found within the record itself
     # For the op-table plausibility check: op codes of records with expert ids, and of
     # records that read a 3-D *_exps.weight tensor.
     expert_op_codes: dict[int, int]  # {op code: records}
     exps_weight_op_codes: dict[int, int]
+    # size_bytes of each record's ffn_moe_topk-N source (the expert-id tensor), 0 if none
+    id_tensor_bytes: np.ndarray
+
+
+ID_TENSOR_PREFIX = "ffn_moe_topk-"
+ANOMALY_KINDS = (
+    "expert_id_out_of_range", "duplicate_expert_ids", "too_many_sources", "too_many_experts",
+    "unknown_op_code", "implausible_op", "unknown_memory_source", "unknown_phase",
+)
+
+
+def _anomalies(run_id: str, record_ids: np.ndarray, found: list[tuple[str, np.ndarray, list[str]]]) -> pa.Table:
+    ids, kinds, details = [], [], []
+    for kind, where, detail in found:
+        ids.append(record_ids[where])
+        kinds.extend([kind] * len(detail))
+        details.extend(detail)
+    rid = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+    return pa.table({"run_id": _constant(run_id, len(rid)), "record_id": pa.array(rid.astype(np.int64)),
+                     "kind": pa.array(kinds, pa.string()), "detail": pa.array(details, pa.string())})
 
 
 def decode_chunk(
-    run_id: str, rec: np.ndarray, record_ids: np.ndarray, pass_ids: np.ndarray, op_names: tuple[str, ...]
+    run_id: str, rec: np.ndarray, record_ids: np.ndarray, pass_ids: np.ndarray, op_names: tuple[str, ...],
+    n_experts: int | None = None,
 ) -> DecodedChunk:
-    """Arrow tables for ``records``, ``sources`` and ``record_experts`` of used records ``rec``."""
+    """Arrow tables for ``records``, ``sources``, ``record_experts`` and the per-record anomalies
+    of used records ``rec`` (``n_experts``: experts per layer, to check ids; None if unknown)."""
     n = len(rec)
     op = rec["operation_type"]
     known = op < len(op_names)
@@ -265,6 +290,7 @@ def decode_chunk(
     )
     num_sources = rec["num_sources"]
     num_experts = rec["num_experts"]
+    phase = rec["phase"]
     records = pa.table(
         {
             "run_id": _constant(run_id, n),
@@ -276,7 +302,7 @@ def decode_chunk(
             "thread_id": pa.array(rec["thread_id"].astype(np.int32)),
             "op_code": pa.array(op.astype(np.int16)),
             "op_name": op_name,
-            "phase": _label(rec["phase"], PHASES),
+            "phase": _label(phase, PHASES),
             "num_sources": pa.array(num_sources.astype(np.int16)),
             "num_experts": pa.array(num_experts.astype(np.int16)),
             "dst_name": decode_names(rec["dst_name"]),
@@ -308,26 +334,67 @@ def decode_chunk(
 
     exp_grid = np.arange(MAX_EXPERTS, dtype=np.int16)
     has_ids = exp_grid[None, :] < np.minimum(num_experts, MAX_EXPERTS)[:, None]
+    expert_ids = rec["expert_ids"]
     experts = pa.table(
         {
             "run_id": _constant(run_id, int(has_ids.sum())),
             "record_id": pa.array(np.broadcast_to(record_ids[:, None], has_ids.shape)[has_ids].astype(np.int64)),
             "slot": pa.array(np.broadcast_to(exp_grid, has_ids.shape)[has_ids]),
-            "expert_id": pa.array(rec["expert_ids"][has_ids].astype(np.int32)),
+            "expert_id": pa.array(expert_ids[has_ids].astype(np.int32)),
         }
     )
 
+    # Per-name facts, computed once per distinct name and spread back through the indices.
     dictionary = src_names.dictionary.to_pylist()
-    exps_names = np.array([s.endswith("_exps.weight") for s in dictionary], dtype=bool)
+    name_idx = src_names.indices.to_numpy()
     reads_exps = np.zeros(valid.shape, dtype=bool)
+    id_tensor = np.zeros(valid.shape, dtype=np.int64)
     if len(dictionary):
-        reads_exps[valid] = exps_names[src_names.indices.to_numpy()]
+        reads_exps[valid] = np.array([d.endswith("_exps.weight") for d in dictionary])[name_idx]
+        is_topk = np.array([d.startswith(ID_TENSOR_PREFIX) for d in dictionary])[name_idx]
+        id_tensor[valid] = np.where(is_topk, src["size_bytes"], 0)
+    has_any_ids = num_experts > 0
+
+    # Anomalies a record shows on its own (cross-record ones are found in SQL after the append).
+    ids_masked = np.where(has_ids, expert_ids, 0)
+    out_of_range = has_ids & ((expert_ids < 0) | (expert_ids >= (n_experts if n_experts else 2**31 - 1)))
+    ordered = np.sort(np.where(has_ids, expert_ids.astype(np.int64), np.iinfo(np.int64).min + exp_grid.astype(np.int64)), axis=1)
+    duplicated = (np.diff(ordered, axis=1) == 0).any(axis=1)
+    expert_ops = np.array([name in ("MUL_MAT_ID", "ADD_ID") for name in op_names] + [False] * (256 - len(op_names)))
+    mul_mat_id = np.array([name == "MUL_MAT_ID" for name in op_names] + [False] * (256 - len(op_names)))
+    bad_op_ids = has_any_ids & ~expert_ops[op]
+    bad_op_exps = reads_exps.any(axis=1) & ~mul_mat_id[op] & ~has_any_ids
+    bad_ms = np.zeros(valid.shape, dtype=bool)
+    bad_ms[valid] = ms > BUFFER
+    found = []
+
+    def add(kind: str, mask: np.ndarray, detail) -> None:
+        where = np.flatnonzero(mask)
+        if len(where):
+            found.append((kind, where, [detail(i) for i in where]))
+
+    add("expert_id_out_of_range", out_of_range.any(axis=1),
+        lambda i: f"expert ids {','.join(map(str, ids_masked[i][out_of_range[i]].tolist()))} outside "
+                  f"[0, {n_experts if n_experts else '?'})")
+    add("duplicate_expert_ids", duplicated,
+        lambda i: f"expert ids {','.join(map(str, expert_ids[i][has_ids[i]].tolist()))} repeat an id")
+    add("too_many_sources", num_sources > MAX_SOURCES, lambda i: f"num_sources {num_sources[i]} > {MAX_SOURCES}")
+    add("too_many_experts", num_experts > MAX_EXPERTS, lambda i: f"num_experts {num_experts[i]} > {MAX_EXPERTS}")
+    add("unknown_op_code", ~known, lambda i: f"op code {op[i]} is not in the run's op table")
+    add("implausible_op", bad_op_ids | bad_op_exps,
+        lambda i: f"{op_names[op[i]] if known[i] else f'op code {op[i]}'} "
+                  + ("carries expert ids" if bad_op_ids[i] else "reads an _exps weight"))
+    add("unknown_memory_source", bad_ms.any(axis=1),
+        lambda i: f"source slot {int(np.argmax(bad_ms[i]))} has memory_source {rec['sources'][i, int(np.argmax(bad_ms[i]))]['memory_source']}")
+    add("unknown_phase", phase > 1, lambda i: f"phase {phase[i]} is neither 0 (PROMPT) nor 1 (GENERATE)")
     return DecodedChunk(
         records,
         sources,
         experts,
-        _code_counts(op[num_experts > 0]),
+        _anomalies(run_id, record_ids, found),
+        _code_counts(op[has_any_ids]),
         _code_counts(op[reads_exps.any(axis=1)]),
+        id_tensor.max(axis=1),
     )
 
 
