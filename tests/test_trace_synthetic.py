@@ -192,3 +192,17 @@ def test_wrong_op_table_is_detected_and_the_fitting_table_named(store, tmp_path)
         "(use --op-table ggml-2026-01)")
     # MUL_MAT_ID (30 in 2026-01) reads as RESHAPE in the legacy table
     assert rows(store.con, "select distinct op_name from records where op_code = ?", [MUL_MAT_ID]) == [("RESHAPE",)]
+
+
+def test_trace_starting_mid_pass_keeps_its_head_as_pass_0(store, tmp_path):
+    truth = generate_run(tmp_path / "t.bin", domain="chat", n_steps=3, seed=6, warmup=True)
+    cut = tmp_path / "cut.bin"
+    cut.write_bytes(truth.path.read_bytes()[100 * 1024:])  # the tracer started inside the warm-up
+    result = ingest(store, cut, model_id=store.model_id, experts_used=4)
+    assert any("does not start a graph evaluation" in w for w in result.warnings)
+    got = _passes(store.con, result.run_id)
+    want = [(p.pass_id, p.token_id, p.phase, p.n_tokens, p.is_warmup, p.first_record_id - 100, p.n_records)
+            for p in truth.passes]
+    want[0] = (0, 0, "PROMPT", 2, True, 0, truth.passes[0].n_records - 100)
+    assert got == want
+    assert _selections(store.con, result.run_id) == truth.selection_rows()
