@@ -9,7 +9,9 @@ MUL_MAT_ID / ADD_ID records carry the same ids. pass_disk_reads is filled by the
 ``refresh_run`` (its cost is printed). The result is cached in bench/out/ (delete it to rebuild).
 
 Each view is timed twice, best of five: fully computed (every column of every row hashed) and
-a typical filtered query (one run, or one model and layer). Targets on a 2-core machine: every
+a typical filtered query (one run, or one model and layer). Beside wall-clock seconds the
+process CPU seconds are printed: summed over DuckDB's threads, they bound the wall-clock time
+an idle machine would show, which keeps the figures readable when other work shares the cores. Targets on a 2-core machine: every
 view under 1 s, v1.expert_hotness under 200 ms.
 """
 
@@ -166,12 +168,13 @@ def _cached() -> bool:
         store.close()
 
 
-def _best(con, sql: str, params=None, repeat: int = 5) -> float:
-    best = float("inf")
+def _best(con, sql: str, params=None, repeat: int = 5) -> tuple[float, float]:
+    """Best wall-clock and process CPU seconds (CPU summed over DuckDB's threads)."""
+    best = (float("inf"), float("inf"))
     for _ in range(repeat):
-        t = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         con.execute(sql, params or []).fetchall()
-        best = min(best, time.perf_counter() - t)
+        best = min(best, (time.perf_counter() - wall, time.process_time() - cpu))
     return best
 
 
@@ -202,22 +205,28 @@ def main() -> None:
           f"{con.execute('SELECT COUNT(*) FROM v1.decode_steps').fetchone()[0]:,} decode steps")
     print("load average before timing: " + " ".join(f"{x:.1f}" for x in os.getloadavg())
           + " (timings are only meaningful on an otherwise idle machine)")
-    print(f"{'view':<26}{'rows':>12}{'full s':>9}{'filtered s':>12}{'target s':>10}  ok")
-    failed = []
+    print(f"{'view':<26}{'rows':>11}{'full s':>8}{'cpu s':>7}{'filtered s':>11}{'cpu s':>7}{'target':>8}  ok")
+    failed, failed_cpu = [], []
     for d in views.definitions("v1"):
         target = TARGETS.get(d.name, TARGET_S)
         rows = con.execute(f"SELECT COUNT(*) FROM v1.{d.name}").fetchone()[0]
         # hashing the whole row forces every column of every row to be computed
-        full = _best(con, f"SELECT COUNT(*), BIT_XOR(HASH(t)) FROM v1.{d.name} AS t")
+        full, full_cpu = _best(con, f"SELECT COUNT(*), BIT_XOR(HASH(t)) FROM v1.{d.name} AS t")
         sql, params = _filtered(con, d.name, list(d.columns), run_id, model_id)
-        filt = _best(con, f"SELECT COUNT(*), BIT_XOR(HASH(t)) FROM ({sql}) AS t", params)
+        filt, filt_cpu = _best(con, f"SELECT COUNT(*), BIT_XOR(HASH(t)) FROM ({sql}) AS t", params)
         ok = full < target and filt < target
         if not ok:
             failed.append(d.name)
-        print(f"{d.qualified:<26}{rows:>12,}{full:>9.3f}{filt:>12.3f}{target:>10.2f}  {'yes' if ok else 'NO'}")
+        if max(full_cpu, filt_cpu) >= target:
+            failed_cpu.append(d.name)
+        print(f"{d.qualified:<26}{rows:>11,}{full:>8.3f}{full_cpu:>7.3f}{filt:>11.3f}{filt_cpu:>7.3f}{target:>8.2f}"
+              f"  {'yes' if ok else 'NO'}")
     store.close()
     print("load average after timing: " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
-    print("all views within target" if not failed else f"over target: {', '.join(failed)}")
+    print("wall clock: " + ("all views within target" if not failed else f"over target: {', '.join(failed)}"))
+    # CPU time summed over threads bounds the wall-clock time on an idle machine from above
+    print("cpu time:   " + ("all views within target" if not failed_cpu
+                            else f"over target: {', '.join(failed_cpu)}"))
 
 
 if __name__ == "__main__":

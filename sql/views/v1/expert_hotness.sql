@@ -15,7 +15,8 @@
 -- @column share          activations / all activations of the layer in the run; NULL if the layer has none.
 -- @column rank_in_layer  1 = the layer's most-selected expert in the run.
 WITH grid AS (
-    SELECT s.run_id, l.layer_id, e.expert_id
+    -- INTEGER like the base tables' ids, so joins on them need no casts
+    SELECT s.run_id, CAST(l.layer_id AS INTEGER) AS layer_id, CAST(e.expert_id AS INTEGER) AS expert_id
     FROM v1.run_shape AS s
     CROSS JOIN UNNEST(GENERATE_SERIES(0, s.n_layers - 1)) AS l(layer_id)
     CROSS JOIN UNNEST(GENERATE_SERIES(0, s.n_experts - 1)) AS e(expert_id)
