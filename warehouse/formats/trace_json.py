@@ -48,6 +48,10 @@ def _layer(v) -> int:
     return NO_LAYER if v is None else int(v)
 
 
+def _pointer(v) -> int:
+    return int(v, 16) if isinstance(v, str) else int(v or 0)
+
+
 def _name(s) -> bytes:
     return ("" if s is None else str(s)).encode("utf-8")[:127]
 
@@ -65,40 +69,55 @@ def load_entries(path: str | os.PathLike) -> list[dict]:
 
 def entries_to_records(path, entries: list[dict], op_table: str) -> np.ndarray:
     """Per-token JSON entries -> ``RECORD_DTYPE`` records, byte-compatible with the tracer."""
+    try:
+        return _convert(entries, op_table)
+    except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
+        bad = _first_bad_entry(entries, op_table)
+        raise InputError(path, f"malformed per-token JSON entry (entry_id order): {exc!r}", record=bad) from None
+
+
+def _first_bad_entry(entries: list[dict], op_table: str) -> int | None:
+    """Index of the first entry that cannot be converted (only looked for once conversion failed)."""
+    for i, e in enumerate(entries):
+        try:
+            _convert([e], op_table)
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError):
+            return i
+    return None
+
+
+def _convert(entries: list[dict], op_table: str) -> np.ndarray:
     codes = {name: code for code, name in enumerate(op_names(op_table))}
     phases = {name: i for i, name in enumerate(PHASES)}
     mem = {name: i for i, name in enumerate(MEMORY_SOURCES)}
     out = np.zeros(len(entries), dtype=RECORD_DTYPE)
-    try:
-        out["timestamp_ns"] = [e["timestamp_ns"] for e in entries]
-        out["token_id"] = [e["token_id"] for e in entries]
-        out["layer_id"] = [_layer(e.get("layer_id")) for e in entries]
-        out["thread_id"] = [int(e.get("thread_id") or 0) & 0xFFFF for e in entries]
-        out["operation_type"] = [codes.get(e["operation_type"], UNKNOWN_OP_CODE) for e in entries]
-        out["phase"] = [phases.get(e.get("phase"), 2) for e in entries]
-        out["num_sources"] = [min(int(e.get("num_sources", len(e.get("sources") or ()))), 255) for e in entries]
-        out["dst_name"] = [_name(e.get("dst_name")) for e in entries]
-        out["num_experts"] = [min(int(e.get("num_experts") or 0), 255) for e in entries]
-        for i, e in enumerate(entries):
-            ids = (e.get("expert_ids") or [])[:MAX_EXPERTS]
-            if ids:
-                out["expert_ids"][i, : len(ids)] = ids
-            srcs = out["sources"][i]
-            for j, s in enumerate((e.get("sources") or [])[:MAX_SOURCES]):
-                ms = mem.get(s.get("memory_source"), 2)
-                srcs[j] = (
-                    _name(s.get("name")),
-                    int(s.get("tensor_ptr") or "0", 16) if isinstance(s.get("tensor_ptr"), str) else int(s.get("tensor_ptr") or 0),
-                    int(s.get("size_bytes") or 0) & 0xFFFFFFFF,
-                    _layer(s.get("layer_id")),
-                    ms,
-                    b"\0",
-                    int((s.get("disk_offset") if ms == 0 else s.get("buffer_id")) or 0),
-                    NO_TENSOR_IDX,
-                    b"\0" * 4,
-                )
-    except (KeyError, TypeError, ValueError, OverflowError) as exc:
-        raise InputError(path, f"malformed entry in per-token JSON trace: {exc!r}") from None
+    out["timestamp_ns"] = [e["timestamp_ns"] for e in entries]
+    out["token_id"] = [e["token_id"] for e in entries]
+    out["layer_id"] = [_layer(e.get("layer_id")) for e in entries]
+    out["thread_id"] = [int(e.get("thread_id") or 0) & 0xFFFF for e in entries]
+    out["operation_type"] = [codes.get(e["operation_type"], UNKNOWN_OP_CODE) for e in entries]
+    out["phase"] = [phases.get(e.get("phase"), 2) for e in entries]
+    out["num_sources"] = [min(int(e.get("num_sources", len(e.get("sources") or ()))), 255) for e in entries]
+    out["dst_name"] = [_name(e.get("dst_name")) for e in entries]
+    out["num_experts"] = [min(int(e.get("num_experts") or 0), 255) for e in entries]
+    for i, e in enumerate(entries):
+        ids = (e.get("expert_ids") or [])[:MAX_EXPERTS]
+        if ids:
+            out["expert_ids"][i, : len(ids)] = ids
+        srcs = out["sources"][i]
+        for j, s in enumerate((e.get("sources") or [])[:MAX_SOURCES]):
+            ms = mem.get(s.get("memory_source"), 2)
+            srcs[j] = (
+                _name(s.get("name")),
+                _pointer(s.get("tensor_ptr")),
+                int(s.get("size_bytes") or 0) & 0xFFFFFFFF,
+                _layer(s.get("layer_id")),
+                ms,
+                b"\0",
+                int((s.get("disk_offset") if ms == 0 else s.get("buffer_id")) or 0),
+                NO_TENSOR_IDX,
+                b"\0" * 4,
+            )
     return out
 
 

@@ -66,12 +66,19 @@ def _load_json(path: Path, notes: list[str]):
         return None
 
 
+# How far above the given root to look for the tool folder's prompts.json / settings.json:
+# experiments/<experiment>/<prompt-id>/ may be given as any of its three levels.
+META_LEVELS_ABOVE_ROOT = 3
+
+
 def _meta_files(folder: Path, root: Path) -> dict[str, list[Path]]:
-    """Metadata files from the run folder upwards to ``root`` (nearest first), and root's parent
-    (the tool folder usually sits beside ``experiments/``)."""
+    """Metadata files from the run folder upwards (nearest first), to a few levels above
+    ``root``: the tool folder holding prompts.json sits beside ``experiments/``."""
     found: dict[str, list[Path]] = {name: [] for name in META_FILES}
+    folder = folder.resolve()
     chain = [folder, *folder.parents]
-    stop = root.parent
+    above = list(root.resolve().parents)
+    stop = above[min(META_LEVELS_ABOVE_ROOT, len(above)) - 1] if above else root
     for d in chain:
         for name in META_FILES:
             if (d / name).is_file():
