@@ -73,7 +73,7 @@ def entries_to_records(path, entries: list[dict], op_table: str) -> np.ndarray:
         return _convert(entries, op_table)
     except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
         bad = _first_bad_entry(entries, op_table)
-        raise InputError(path, f"malformed per-token JSON entry (entry_id order): {exc!r}", record=bad) from None
+        raise InputError(path, f"malformed per-token JSON entry (missing or invalid field {exc})", record=bad) from None
 
 
 def _first_bad_entry(entries: list[dict], op_table: str) -> int | None:
