@@ -326,6 +326,11 @@ def ingest_trace(
         exps_codes.update(decoded.exps_weight_op_codes)
         n_records += len(rec)
 
+    if n_records != scanned.n_used:
+        # The tracer writes into a pre-allocated, memory-mapped file: it may still be running.
+        raise InputError(path, f"the trace changed while being read ({scanned.n_used} used records at first, "
+                               f"{n_records} then); ingest it once the traced program has finished")
+
     # Op table plausibility (spec section 5).
     problems = op_tables.check(table, expert_codes, exps_codes)
     if problems:
