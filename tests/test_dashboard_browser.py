@@ -40,6 +40,9 @@ PAGES = {
 }
 
 
+SERVED: dict[str, str] = {}  # the served warehouse's path, for the lock test
+
+
 def _browser_or_skip():
     problem = None
     if not os.path.exists(CHROMIUM):
@@ -90,6 +93,7 @@ def server(tmp_path_factory):
             out = log_path.read_text()
             pytest.fail(f"the dashboard server did not come up on {url}:\n{out[-3000:]}")
         time.sleep(0.3)
+    SERVED["db"] = db
     yield url
     proc.terminate()
     try:
@@ -184,3 +188,12 @@ def test_sql_console_runs_and_refuses_in_the_browser(server, page):
     page.get_by_text("external access is disabled").first.wait_for(timeout=30_000)
     assert page.locator("[data-testid='stDataFrame']").count() == 0
     assert "root:" not in page.inner_text("body")
+
+
+def test_live_server_holds_no_lock(server, page):
+    """With the dashboard up and pages drawn, a writer (what `moewh ingest` opens) gets the file at once."""
+    page.goto(f"{server}/file_map", wait_until="domcontentloaded")
+    _wait_drawn(page, "File map", True)
+    code = "import duckdb, sys; duckdb.connect(sys.argv[1]).close(); print('ok')"
+    done = subprocess.run([sys.executable, "-c", code, SERVED["db"]], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "ok", done.stderr

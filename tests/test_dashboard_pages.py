@@ -401,3 +401,24 @@ def test_locked_database_gets_a_friendly_page(warehouse, tmp_path):
     at = _friendly(path)  # once the writer is gone the same page shows data
     os.environ["MOEWH_DB"] = warehouse[0]
     assert metric(at, "Runs") == "1"
+
+
+def test_runs_without_a_model_still_draw(warehouse, tmp_path):
+    """A trace ingested without a layout: pages that need the model say so; the rest still work."""
+    path = str(tmp_path / "no-model.duckdb")
+    dw.build(path, runs=dw.DEFAULT_RUNS[:1], with_anomaly=False)
+    with open_store(path) as store, store.transaction() as con:
+        con.execute("update runs set model_id = null")
+        con.execute("delete from tensors")
+        con.execute("delete from models")
+    os.environ["MOEWH_DB"] = path
+    try:
+        for page in PAGES:
+            at = open_page(page)
+            assert not at.error, (page, [e.value for e in at.error])
+        at = open_page("4_token_timeline", tl_layer=2)
+        sel = frame(at, "step", "rank", "expert_id")
+        assert len(sel) == dw.DEFAULT_RUNS[0].n_generate * dw.K + dw.K  # prompt step + generate steps
+        assert any("layout" in i.value for i in open_page("2_expert_heatmap").info)
+    finally:
+        os.environ["MOEWH_DB"] = warehouse[0]

@@ -59,7 +59,7 @@ def runs() -> pd.DataFrame:
 def run_label(df: pd.DataFrame) -> dict[str, str]:
     """run_id -> 'name · domain · source' for select boxes."""
     return {
-        r.run_id: " · ".join(str(x) for x in (r.run_name, r.domain, r.source) if x is not None and x == x)
+        r.run_id: " · ".join(str(x) for x in (r.run_name, r.domain, r.source) if not pd.isna(x))
         for r in df.itertuples()
     }
 
@@ -85,13 +85,13 @@ def pick_run(df: pd.DataFrame, key: str, label: str = "Run", index: int = 0, whe
         return None
     labels = run_label(df)
     ids = list(df["run_id"])
-    with_steps = [i for i, n in enumerate(df["n_steps"]) if n == n and n > 0] if "n_steps" in df else []
+    with_steps = [i for i, n in enumerate(df["n_steps"]) if not pd.isna(n) and n > 0] if "n_steps" in df else []
     start = with_steps[min(index, len(with_steps) - 1)] if with_steps else min(index, len(ids) - 1)
     return where.selectbox(label, ids, index=start, format_func=lambda r: labels.get(r, r), key=key)
 
 
 def fmt_bytes(n) -> str:
-    if n is None or n != n:
+    if n is None or pd.isna(n):
         return "–"
     n = float(n)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
@@ -175,12 +175,12 @@ def quality_messages(row) -> list[tuple[str, str]]:
     out = []
     for col, severity, text in _QUALITY:
         n = getattr(row, col, None)
-        if n is None or n != n or not n:
+        if n is None or pd.isna(n) or not n:
             continue
         out.append((severity, text.format(n=int(n), bytes=fmt_bytes(n))))
-    if getattr(row, "model_id", None) is None or row.model_id != row.model_id:
+    if pd.isna(getattr(row, "model_id", None)):
         out.append(("info", "No model layout: DISK offsets cannot be checked and byte figures are unknown."))
-    other = int(row.anomalies or 0) - sum(int(getattr(row, c) or 0) for c, _, _ in _QUALITY
+    other = int(row.anomalies) - sum(int(getattr(row, c)) for c, _, _ in _QUALITY
                                           if c in {"expert_id_out_of_range", "duplicate_expert_ids",
                                                    "expert_ids_disagree", "too_many_sources", "too_many_experts",
                                                    "unknown_op_code", "implausible_op", "op_table_mismatch",

@@ -4,6 +4,7 @@ import math
 
 import altair as alt
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from warehouse import dashboard_ui as ui
@@ -46,7 +47,7 @@ run_ids = c2.multiselect("Runs (touch counts are summed)", list(runs["run_id"]),
 order = c3.radio("Order", ["file", "layer"], horizontal=True, key="fm_order",
                  help="file: bytes where they sit in the file; layer: the same bytes laid out block by block")
 
-n_layers = int(model["n_layers"]) if model["n_layers"] == model["n_layers"] else 0
+n_layers = 0 if pd.isna(model["n_layers"]) else int(model["n_layers"])
 z1, z2 = st.columns([1, 3])
 layer = z1.selectbox("Zoom to layer", ["whole file"] + list(range(n_layers)), key="fm_layer")
 

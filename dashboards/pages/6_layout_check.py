@@ -1,6 +1,7 @@
 """Layout check: overlaps and gaps of a model's layout; its tensors by type and category."""
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from warehouse import dashboard_ui as ui
@@ -24,7 +25,7 @@ by_type = query("layout_by_type", model_id=model_id)
 
 m1, m2, m3, m4, m5 = st.columns(5)
 m1.metric("Layout rows", f"{int(model['n_layout_rows']):,}")
-m2.metric("Tensors in file", f"{int(model['n_tensors']):,}" if model["n_tensors"] == model["n_tensors"] else "–")
+m2.metric("Tensors in file", "–" if pd.isna(model["n_tensors"]) else f"{int(model['n_tensors']):,}")
 m3.metric("Overlapping pairs", f"{len(overlaps):,}")
 m4.metric("Gaps", f"{len(gaps):,}")
 m5.metric("Gap bytes", f"{int(gaps['gap_bytes'].sum()) if len(gaps) else 0:,}")
