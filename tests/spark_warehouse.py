@@ -25,7 +25,8 @@ def build(db: Path, scratch: Path) -> None:
     with store.transaction() as con:
         model_id = ingest_layout_file(con, DATA / "gpt-oss-20b" / "memory-map.json", "gpt-oss-20b").model_id
     with store.transaction() as con:
-        ingest_trace(con, DATA_DIR / "gpt-oss-20b" / "tensor_trace.bin", model_id=model_id, name="real",
+        # memory-map.json does not say k; GPT-OSS-20B uses 4 experts per token
+        ingest_trace(con, DATA_DIR / "gpt-oss-20b" / "tensor_trace.bin", model_id=model_id, name="real", experts_used=4,
                      tags={"source": "real"})
     for i, domain in enumerate(("code", "math", "prose")):
         trace = scratch / f"synth-{domain}.bin"
