@@ -1,7 +1,7 @@
 -- One row per run: model bytes touched per decode step and over the whole run.
 --
--- Statistics of v1.pass_bytes.total_bytes over the run's decode steps (p50 and p95 are
--- interpolated percentiles; engines without an exact percentile approximate them), and the
+-- Statistics of v1.pass_bytes.total_bytes over the run's decode steps (p50 and p95
+-- interpolate linearly between order statistics, as PERCENTILE_CONT and NumPy do), and the
 -- distinct bytes touched by any step: every non-expert tensor read at least once plus every
 -- expert slice selected at least once, each counted once. Byte columns are NULL for a run
 -- without a model or without decode steps.
@@ -14,13 +14,28 @@
 -- @column p95_step_bytes     95th percentile of total_bytes per decode step.
 -- @column distinct_bytes     Bytes of the distinct tensors and expert slices touched over the run.
 -- @column distinct_fraction  distinct_bytes / the model's weight bytes.
-WITH step_stats AS (
+WITH ranked AS (
+    -- percentiles by hand (linear interpolation between order statistics, as PERCENTILE_CONT):
+    -- engines disagree on exact percentile functions, and some only approximate them
     SELECT
         run_id,
-        AVG(total_bytes) AS mean_step_bytes,
-        PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY total_bytes) AS p50_step_bytes,
-        PERCENTILE_CONT(0.95) WITHIN GROUP (ORDER BY total_bytes) AS p95_step_bytes
+        total_bytes,
+        ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY total_bytes) - 1 AS i,
+        CAST(COUNT(*) OVER (PARTITION BY run_id) - 1 AS DOUBLE) AS last
     FROM v1.pass_bytes
+    WHERE total_bytes IS NOT NULL
+),
+step_stats AS (
+    SELECT
+        run_id,
+        AVG(CAST(total_bytes AS DOUBLE)) AS mean_step_bytes,
+        MAX(CASE WHEN i = FLOOR(last * 0.5) THEN total_bytes END) AS p50_lo,
+        MAX(CASE WHEN i = CEIL(last * 0.5) THEN total_bytes END) AS p50_hi,
+        MAX(last * 0.5 - FLOOR(last * 0.5)) AS p50_frac,
+        MAX(CASE WHEN i = FLOOR(last * 0.95) THEN total_bytes END) AS p95_lo,
+        MAX(CASE WHEN i = CEIL(last * 0.95) THEN total_bytes END) AS p95_hi,
+        MAX(last * 0.95 - FLOOR(last * 0.95)) AS p95_frac
+    FROM ranked
     GROUP BY run_id
 ),
 dense AS (
@@ -51,8 +66,8 @@ SELECT
     s.model_id,
     s.n_steps,
     st.mean_step_bytes,
-    st.p50_step_bytes,
-    st.p95_step_bytes,
+    st.p50_lo + st.p50_frac * (st.p50_hi - st.p50_lo) AS p50_step_bytes,
+    st.p95_lo + st.p95_frac * (st.p95_hi - st.p95_lo) AS p95_step_bytes,
     CASE WHEN s.model_id IS NOT NULL AND s.n_steps > 0
         THEN COALESCE(d.bytes, 0) + COALESCE(e.bytes, 0) END AS distinct_bytes,
     CASE WHEN s.model_id IS NOT NULL AND s.n_steps > 0
