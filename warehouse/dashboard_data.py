@@ -88,6 +88,9 @@ def connect(path: str) -> duckdb.DuckDBPyConnection:
         if _is_lock_error(exc):
             raise _locked(path) from None
         raise DashboardError("Cannot open the warehouse", f"`{path}`: {exc}") from None
+    except duckdb.ConnectionException:
+        # this process has the file open for writing (a schema upgrade by another page, just now)
+        raise _locked(path) from None
     except duckdb.Error as exc:
         raise DashboardError("Cannot open the warehouse",
                              f"`{path}` is not a DuckDB database or is unreadable: {exc}") from None

@@ -17,6 +17,8 @@ from .app import app, state
 def dashboard(
     port: int = typer.Option(8501, "--port", min=1, max=65535, help="Port to serve on."),
     address: str = typer.Option("localhost", "--address", help="Interface to listen on (0.0.0.0 for all)."),
+    db: str = typer.Option(None, "--db", metavar="PATH",
+                           help="Warehouse to show; overrides the global --db / $MOEWH_DB."),
 ) -> None:
     """Start the dashboard (Streamlit) on the warehouse given by --db.
 
@@ -29,10 +31,11 @@ def dashboard(
     script = dashboard_dir() / "app.py"
     if not script.is_file():
         raise UsageError(f"{script}: the dashboard app is missing from this installation")
-    env = dict(os.environ, MOEWH_DB=os.path.abspath(state.db))
+    env = dict(os.environ, MOEWH_DB=os.path.abspath(db or state.db))
     cmd = [sys.executable, "-m", "streamlit", "run", str(script),
            "--server.headless", "true", "--server.port", str(port), "--server.address", address,
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+           "--client.toolbarMode", "minimal"]
     typer.echo(f"dashboard for {env['MOEWH_DB']} at http://{address}:{port}  (Ctrl-C stops it)", err=True)
     sys.stderr.flush()
     if os.name == "posix":
