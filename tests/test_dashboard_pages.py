@@ -422,3 +422,24 @@ def test_runs_without_a_model_still_draw(warehouse, tmp_path):
         assert any("layout" in i.value for i in open_page("2_expert_heatmap").info)
     finally:
         os.environ["MOEWH_DB"] = warehouse[0]
+
+
+def test_overview_bytes_per_step_recounted(warehouse):
+    """Mean bytes per decode step: the attn_q tensors of every layer plus 6 slices per selected expert."""
+    _, truth = warehouse
+    at = open_page("1_overview")
+    got = frame(at, "mean_step_bytes", "distinct_fraction").set_index("run_name")
+    layout = truth["tensors"][truth["tensors"]["model_id"] == dw.MODEL_ID]
+    size = layout.set_index("tensor_name")["size_bytes"]
+    dense = sum(size[f"blk.{i}.attn_q.weight"] for i in range(dw.N_LAYERS))
+    sel = decode_selections(truth)
+    for run in truth["runs"].itertuples():
+        mine = sel[sel["run_id"] == run.run_id]
+        steps = mine.groupby("pass_id")
+        per_step = []
+        for _pass, rows in steps:
+            expert = sum(size[f"blk.{r.layer_id}.ffn_{p}_exps.{w}[{r.expert_id}]"]
+                         for r in rows.itertuples() for p in ("gate", "up", "down") for w in ("weight", "bias"))
+            # the planted unmatched offset replaced one attn_q read, but only in the warm-up pass
+            per_step.append(dense + expert)
+        assert got.loc[run.run_name, "mean_step_bytes"] == pytest.approx(np.mean(per_step) / 2**20)

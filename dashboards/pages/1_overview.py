@@ -40,6 +40,20 @@ if not shown.empty:
         .properties(height=22 * len(shown) + 50, title="Decode steps per run (warm-up passes excluded)")
     )
 
+st.subheader("Model bytes touched")
+st.caption("Per decode step: non-expert tensors read from DISK plus the selected experts' slices "
+           "(v1.run_bytes). Touched means read from the mapped file, not necessarily from the SSD.")
+if not shown.empty:
+    touched = query("run_bytes", run_ids=list(shown["run_id"]))
+    mib = st.column_config.NumberColumn(format="%.1f MiB")
+    st.dataframe(
+        touched.assign(**{c: touched[c] / 2**20 for c in ("mean_step_bytes", "p50_step_bytes", "p95_step_bytes",
+                                                          "distinct_bytes")}),
+        hide_index=True, key="bytes_table",
+        column_config={"mean_step_bytes": mib, "p50_step_bytes": mib, "p95_step_bytes": mib, "distinct_bytes": mib,
+                       "distinct_fraction": st.column_config.NumberColumn(format="percent")},
+    )
+
 st.subheader("Trace quality")
 if shown.empty:
     st.info("No run matches the filters.")
