@@ -23,7 +23,7 @@ def test_ingest_trace_reports_and_second_time_changes_nothing(cli, db_path):
     code, out, err = cli("ingest", "trace", str(REAL_TRACE), "--model", model_id, "--experts-used", "4",
                          "--name", "hello", "--tag", "source=real", "--tag", "gpu=none", "--domain", "chat")
     assert code == 0, err
-    assert "1,696 records, 2 passes" in out
+    assert "1,696 records, 2 passes (2 warm-up), 0 expert selections" in out
     before = file_digest(db_path)
     code, out, err = cli("ingest", "trace", str(TOKEN_JSON), "--model", model_id)
     assert code == 0 and "already ingested" in out and "nothing changed" in out

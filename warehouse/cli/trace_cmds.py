@@ -138,8 +138,9 @@ def ingest_trace_cmd(
         typer.echo(result.warnings[0])
         return
     _warn(result.warnings)
-    typer.echo(f"ingested run {result.run_id} ({result.run_name}): {result.n_records:,} records, "
-               f"{result.n_passes} passes, from {result.source_format}")
+    typer.echo(f"ingested run {result.run_id} ({result.run_name}) from {result.source_format}: "
+               f"{result.n_records:,} records, {result.n_passes} passes ({result.warmup_passes} warm-up), "
+               f"{result.n_selections:,} expert selections")
 
 
 @ingest_app.command("dir")

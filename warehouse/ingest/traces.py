@@ -54,6 +54,8 @@ class RunResult:
     n_records: int = 0
     n_passes: int = 0
     source_format: str = ""
+    warmup_passes: int = 0
+    n_selections: int = 0
 
 
 @dataclass
@@ -368,7 +370,9 @@ def ingest_trace(
     if k is not None:
         con.execute(load_sql("ingest/trace_selections.sql"), {"run_id": run_id, "k": k})
     con.execute(load_sql("ingest/trace_anomalies.sql"), {"run_id": run_id})
-    n_passes = _one(con, "SELECT COUNT(*) FROM passes WHERE run_id = ?", [run_id])[0]
+    n_passes, warmup_passes = _one(con, "SELECT COUNT(*), COUNT(CASE WHEN is_warmup THEN 1 END) FROM passes "
+                                        "WHERE run_id = ?", [run_id])
+    n_selections = _one(con, "SELECT COUNT(*) FROM selections WHERE run_id = ?", [run_id])[0]
 
     if scanned.skipped_tail_bytes:
         warnings.append(f"skipped {scanned.skipped_tail_bytes:,} bytes of unused (zero) records at the end")
@@ -396,4 +400,5 @@ def ingest_trace(
         "tag_keys": [k_ for k_, _ in tag_items], "tag_values": [v for _, v in tag_items],
     })
     derived.refresh_run(con, run_id)
-    return RunResult(run_id, True, warnings, run_name, n_records, n_passes, source.format)
+    return RunResult(run_id, True, warnings, run_name, n_records, n_passes, source.format, warmup_passes,
+                     n_selections)
