@@ -42,11 +42,12 @@ class _Bar:
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled or not total:
             return
-        if done < self.last_done:
+        new_phase = done < self.last_done
+        if new_phase:
             self.phase += 1
         self.last_done, self.used = done, True
         now = time.monotonic()
-        if now - self.shown < 0.2 and done < total:
+        if now - self.shown < 0.2 and done < total and not new_phase:
             return
         self.shown = now
         step = ("scanning", "decoding")[min(self.phase, 1)]
