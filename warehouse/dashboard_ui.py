@@ -136,7 +136,9 @@ def expert_heatmap(df: pd.DataFrame, color: str, title: str, *, n_experts: int |
 
 
 def chart(c) -> None:
-    st.altair_chart(c, width="stretch")
+    """Draw an Altair chart across the page; its height is the plot's, axes and legends come on top
+    (Streamlit's default autosize "fit" squeezes the plot into the height instead)."""
+    st.altair_chart(c.properties(autosize=alt.AutoSizeParams(type="fit-x", contains="padding")), width="stretch")
 
 
 # ---- trace quality in plain words --------------------------------------------------------

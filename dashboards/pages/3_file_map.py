@@ -55,10 +55,10 @@ rows = query("file_map", model_id=model_id, run_ids=run_ids or [""], group=1)
 if rows.empty:
     st.info("This model has no layout rows.")
     st.stop()
-lo_all, hi_all = int(rows["offset_start"].min()), int(rows["offset_end"].max())
+hi_all = int(rows["offset_end"].max())
 if layer == "whole file":
     lo, hi = z2.slider("Byte range (MiB)", 0.0, float(math.ceil(hi_all / MIB)),
-                       (float(lo_all // MIB), float(math.ceil(hi_all / MIB))), step=1.0,
+                       (0.0, float(math.ceil(hi_all / MIB))), step=1.0,
                        key="fm_range", disabled=order == "layer",
                        help="Narrow the range to see each expert slice (file order only).")
     lo, hi = int(lo * MIB), int(hi * MIB)
