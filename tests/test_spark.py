@@ -27,6 +27,11 @@ pytestmark = [pytest.mark.spark,
 VIEWS = ["expert_hotness", "expert_selections", "layer_routing_stats", "pass_bytes", "runs", "models"]
 
 
+# Small data and a short-lived JVM: compiling with C1 only halves the module's CPU time. The
+# flags change how the JVM compiles Spark, not what Spark computes (code generation stays on).
+QUICK = {"java_options": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
+
+
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("spark")
@@ -34,7 +39,7 @@ def env(tmp_path_factory):
     store = open_store(root / "w.duckdb", read_only=True)
     lake_dir = root / "lake"
     export_parquet(store.con, lake_dir)
-    spark = start_session("local[2]", shuffle_partitions=2)
+    spark = start_session("local[2]", shuffle_partitions=2, **QUICK)
     lake = SparkLake(str(lake_dir), spark=spark)
     yield store.con, lake, lake_dir
     stop_session(spark)

@@ -50,11 +50,13 @@ def lake_uri(lake: str) -> str:
     return path.as_uri()
 
 
-def start_session(master: str | None = None, app_name: str = "moewh", shuffle_partitions: int = 8):
+def start_session(master: str | None = None, app_name: str = "moewh", shuffle_partitions: int = 8,
+                  conf: dict[str, str] | None = None, java_options: str = ""):
     """A SparkSession for lake queries: UTC session time zone, no UI, a throw-away catalog.
 
     A local master binds the driver to 127.0.0.1; for a cluster the driver must be reachable,
-    so Spark's own defaults (or spark-defaults.conf) decide.
+    so Spark's own defaults (or spark-defaults.conf) decide. ``conf`` adds Spark settings and
+    ``java_options`` driver JVM flags.
     """
     from pyspark.sql import SparkSession
 
@@ -68,8 +70,11 @@ def start_session(master: str | None = None, app_name: str = "moewh", shuffle_pa
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.warehouse.dir", str(Path(scratch) / "spark-warehouse"))
         .config("spark.sql.catalogImplementation", "in-memory")
-        .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_LOG4J.as_uri()}")
+        .config("spark.driver.extraJavaOptions",
+                f"-Dlog4j2.configurationFile={_LOG4J.as_uri()} {java_options}".strip())
     )
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
     if master.startswith("local"):
         builder = (builder.config("spark.driver.bindAddress", "127.0.0.1")
                    .config("spark.driver.host", "127.0.0.1")
