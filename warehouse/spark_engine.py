@@ -58,8 +58,13 @@ def start_session(master: str | None = None, app_name: str = "moewh", shuffle_pa
     so Spark's own defaults (or spark-defaults.conf) decide. ``conf`` adds Spark settings and
     ``java_options`` driver JVM flags.
     """
+    import os
+
     from pyspark.sql import SparkSession
 
+    if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
+        raise UsageError("Spark needs Java 17 or newer: no `java` on PATH and JAVA_HOME is not set "
+                         "(Debian/Ubuntu: apt-get install default-jre-headless)")
     master = master or DEFAULT_MASTER
     scratch = tempfile.mkdtemp(prefix="moewh-spark-")
     builder = (
