@@ -173,19 +173,21 @@ def _main_columns(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
     return cols
 
 
-def check_references(d: ViewDef, schema: dict[str, dict[str, dict[str, str]]]) -> None:
+def check_references(d: ViewDef, schema: dict[str, dict[str, dict[str, str]]]) -> bool:
     """Raise DatabaseError naming the file if the view uses a column its sources lack.
 
     ``schema`` maps schema name -> table -> columns (main tables and the set's views loaded so
-    far). A construct sqlglot cannot resolve statically is left to DuckDB's binder.
+    far). Returns False when sqlglot cannot resolve a construct statically; DuckDB's binder
+    then still checks the view when it is created.
     """
     tree = d.tree.copy() if d.tree is not None else sqlglot.parse_one(d.sql, read="duckdb")
     try:
         qualify(tree, schema=schema, dialect="duckdb", db="main", validate_qualify_columns=True)
     except sqlglot.errors.OptimizeError as exc:
         raise DatabaseError(f"{d.path}: {exc}") from None
-    except Exception:  # noqa: BLE001 - a sqlglot gap is not the view's fault; DuckDB still binds it
-        return
+    except Exception:  # noqa: BLE001 - a sqlglot gap is not the view's fault
+        return False
+    return True
 
 
 _CHECKED: set[tuple[str, str, str]] = set()
