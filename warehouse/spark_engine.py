@@ -109,7 +109,10 @@ def read_lake_manifest(spark, uri: str) -> dict:
 
         return read_manifest(Path(unquote(urlparse(uri).path)))
     # hdfs://, s3a://: read through Spark's file systems
-    text = spark.read.text(f"{uri}/{MANIFEST}", wholetext=True).first()[0]
+    try:
+        text = spark.read.text(f"{uri}/{MANIFEST}", wholetext=True).first()[0]
+    except Exception as exc:  # missing file, unknown scheme, no credentials
+        raise InputError(f"{uri}/{MANIFEST}", f"cannot read the lake manifest: {_first_line(exc)}") from None
     try:
         manifest = json.loads(text)
     except json.JSONDecodeError as exc:
