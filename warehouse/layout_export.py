@@ -41,7 +41,7 @@ def export_csv(con: duckdb.DuckDBPyConnection, model_id: str) -> str:
     model = con.execute(
         "select file_name, n_tensors, data_offset, alignment, file_size_bytes from models where model_id = ?",
         [model_id],
-    ).fetchone()
+    ).fetchall()[0]
     file_name, n_tensors, data_offset, alignment, file_size = model
     out = io.StringIO()
     out.write(f"GGUF file: {file_name}\n")

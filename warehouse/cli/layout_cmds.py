@@ -117,13 +117,13 @@ def check_layout(
             ids = [resolve_model(con, model)]
         for model_id in ids:
             name, n_rows = con.execute(
-                "select model_name, n_layout_rows from v1.models where model_id = ?", [model_id]).fetchone()
+                "select model_name, n_layout_rows from v1.models where model_id = ?", [model_id]).fetchall()[0]
             n_over, over_bytes = con.execute(
                 "select count(*), coalesce(sum(overlap_bytes), 0) from v1.layout_overlaps where model_id = ?",
-                [model_id]).fetchone()
+                [model_id]).fetchall()[0]
             n_gaps, gap_bytes = con.execute(
                 "select count(*), coalesce(sum(gap_bytes), 0) from v1.layout_gaps where model_id = ?",
-                [model_id]).fetchone()
+                [model_id]).fetchall()[0]
             verdict = "FAIL" if n_over else "ok"
             typer.echo(f"{verdict}: model {model_id} ({name}): {n_rows} layout rows, {n_over} overlaps "
                        f"({over_bytes} bytes), {n_gaps} gaps ({gap_bytes} bytes)")

@@ -47,7 +47,9 @@ def read_layout_file(path: str | os.PathLike) -> LegacyLayout:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
-    if data[:4] == b"GGUF":
+    # The old dumper's preamble itself starts "GGUF file: ...", so a model file is recognised by
+    # its binary version field after the magic, not by the magic alone.
+    if data[:4] == b"GGUF" and b"\0" in data[4:8]:
         raise InputError(path, "this is a GGUF model file, not a layout file; use `moewh ingest model`", offset=0)
     fingerprint = hashlib.sha256(data).hexdigest()
     stripped = data.lstrip()

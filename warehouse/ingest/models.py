@@ -247,9 +247,9 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], extra:
 def store_layout(con: duckdb.DuckDBPyConnection, decoded: DecodedLayout) -> IngestResult:
     """Write a decoded layout, unless a model with the same fingerprint is already stored."""
     model_id = decoded.model_id
-    existing = con.execute("select model_name from models where model_id = ?", [model_id]).fetchone()
+    existing = next(iter(con.execute("select model_name from models where model_id = ?", [model_id]).fetchall()), None)
     if existing is not None:
-        n = con.execute("select count(*) from tensors where model_id = ?", [model_id]).fetchone()[0]
+        n = con.execute("select count(*) from tensors where model_id = ?", [model_id]).fetchall()[0][0]
         return IngestResult(model_id, False, n, existing[0])
     _insert(con, "models", [decoded.model], ", now() as ingested_at")
     _insert(con, "model_metadata", decoded.metadata)
