@@ -58,3 +58,28 @@ def test_lock_held_by_another_process_times_out_with_one_line(db_path, tmp_path)
     lines = [line for line in proc.stderr.splitlines() if line.startswith("moewh: error")]
     assert len(lines) == 1 and "in use" in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def _moewh(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "warehouse", *args], capture_output=True, text=True,
+                          env=env or {"PATH": ""})
+
+
+def test_usage_errors_exit_2_with_a_message_not_a_traceback(db_path, tmp_path):
+    open_store(db_path).close()
+    cases = [
+        (("--db", db_path, "query", "--file", str(tmp_path / "absent.sql")), "absent.sql"),
+        (("--db", db_path, "no-such-command"), "No such command"),
+        (("--db", db_path, "query", "select 1", "--no-such-option"), "No such option"),
+        (("--db", db_path, "ingest"), "Usage: moewh ingest"),
+        # The format is checked before the database is even opened: an absent database would be exit 3.
+        (("--db", str(tmp_path / "absent.duckdb"), "query", "select 1", "--format", "xml"), "unknown format"),
+        (("--db", db_path, "query", "select 1", "--format", "parquet"), "needs --output"),
+        (("--db", db_path, "runs", "list", "--format", "yaml"), "unknown format"),
+    ]
+    for args, expected in cases:
+        proc = _moewh(*args)
+        assert proc.returncode == 2, (args, proc.returncode, proc.stderr)
+        assert expected in proc.stderr, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr, (args, proc.stderr)
+    assert not (tmp_path / "absent.duckdb").exists()

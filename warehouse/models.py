@@ -5,11 +5,12 @@ from __future__ import annotations
 import duckdb
 
 from .errors import UsageError
+from .sqlfiles import load_sql
 
 
 def resolve_model(con: duckdb.DuckDBPyConnection, spec: str | None) -> str:
     """model_id for ``spec``; with ``spec`` None the warehouse must hold exactly one model."""
-    models = con.execute("select model_id, model_name from models order by model_name, model_id").fetchall()
+    models = con.execute(load_sql("layout/models.sql")).fetchall()
     if not models:
         raise UsageError("the warehouse holds no model yet; add one with `moewh ingest model FILE.gguf`, "
                          "`moewh ingest layout FILE` or `moewh ingest demo`")
@@ -28,3 +29,8 @@ def resolve_model(con: duckdb.DuckDBPyConnection, spec: str | None) -> str:
             raise UsageError(f"--model {spec!r} matches {len(hits)} models ({', '.join(hits[:10])}); "
                              "give more of the model_id")
     raise UsageError(f"no model matches --model {spec!r}; models: {listing}")
+
+
+def all_model_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every model_id, in the order listings show them."""
+    return [row[0] for row in con.execute(load_sql("layout/models.sql")).fetchall()]

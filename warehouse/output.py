@@ -58,7 +58,7 @@ def render_table(table: pa.Table) -> str:
                for f in table.schema]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)).rstrip()
+        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric, strict=True)).rstrip()
 
     out = [line(names), "  ".join("-" * w for w in widths)]
     out += [line(r) for r in rows]
@@ -80,13 +80,18 @@ def render_json(table: pa.Table) -> str:
     return json.dumps(rows, indent=None, allow_nan=False) + "\n"
 
 
-def emit(table: pa.Table, fmt: str = "table", output: str | Path | None = None) -> None:
-    """Write ``table`` in ``fmt`` to ``output`` (a path) or stdout."""
+def check_format(fmt: str, output: str | Path | None = None) -> None:
+    """Refuse an unusable format before any work is done (a Spark start, a long query)."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt == "parquet" and output is None:
+        raise UsageError("--format parquet needs --output PATH")
+
+
+def emit(table: pa.Table, fmt: str = "table", output: str | Path | None = None) -> None:
+    """Write ``table`` in ``fmt`` to ``output`` (a path) or stdout."""
+    check_format(fmt, output)
     if fmt == "parquet":
-        if output is None:
-            raise UsageError("--format parquet needs --output PATH")
         import pyarrow.parquet as pq
 
         pq.write_table(table, str(output))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 
 from ..errors import EXIT_BAD_INPUT, WarehouseError
@@ -82,12 +81,18 @@ def run(argv: list[str] | None = None) -> int:
     except WarehouseError as exc:
         print(f"moewh: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code if exc.exit_code else EXIT_BAD_INPUT
-    except click.exceptions.Abort:
+    except typer.TyperException as exc:
+        # Typer bundles its own Click: usage errors, bad parameters and a bare group (which
+        # prints its help) arrive here, all as exit 2 like Click's own convention.
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            print(f"moewh: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except typer.Abort:
         print("moewh: aborted", file=sys.stderr)
         return 130
     except KeyboardInterrupt:

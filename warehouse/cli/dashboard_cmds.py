@@ -8,7 +8,6 @@ import sys
 
 import typer
 
-from ..dashboard_data import dashboard_dir
 from ..errors import UsageError
 from .app import app, state
 
@@ -28,6 +27,10 @@ def dashboard(
 
     Example: moewh --db warehouse.duckdb dashboard --port 8501
     """
+    # Imported here: the dashboard's data layer pulls in pandas, which every other command
+    # would otherwise pay for at start-up.
+    from ..dashboard_data import dashboard_dir
+
     script = dashboard_dir() / "app.py"
     if not script.is_file():
         raise UsageError(f"{script}: the dashboard app is missing from this installation")

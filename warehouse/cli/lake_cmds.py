@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ..errors import UsageError
-from ..output import emit
+from ..output import check_format, emit
 from ..store import open_store
 from .app import app, export_app, ingest_app, state
 
@@ -81,6 +81,7 @@ def spark_query(
 
     if (sql is None) == (file is None):
         raise UsageError("give the SQL as an argument or with --file, not both")
+    check_format(fmt, output)
     text = file.read_text() if file is not None else sql
     with SparkLake(lake, master=master, progress=True) as session:
         table = session.sql(text)

@@ -9,6 +9,7 @@ import typer
 
 from ..errors import EXIT_FINDINGS, UsageError
 from ..ingest.models import DecodedLayout, IngestResult, decode_gguf, decode_layout_file, store_layout
+from ..layout_check import check_layouts
 from ..layout_export import export_csv
 from ..models import resolve_model
 from ..output import render_table
@@ -106,40 +107,16 @@ def check_layout(
     (v1.layout_gaps) are data-section bytes no tensor covers beyond alignment padding; they are
     listed but do not fail the check.
     """
-    any_overlap = False
     with open_store(state.db, read_only=True) as store:
-        con = store.con
-        if model is None:
-            ids = [r[0] for r in con.execute("select model_id from models order by model_name, model_id").fetchall()]
-            if not ids:
-                resolve_model(con, None)  # raises the "no model yet" message
-        else:
-            ids = [resolve_model(con, model)]
-        for model_id in ids:
-            name, n_rows = con.execute(
-                "select model_name, n_layout_rows from v1.models where model_id = ?", [model_id]).fetchall()[0]
-            n_over, over_bytes = con.execute(
-                "select count(*), coalesce(sum(overlap_bytes), 0) from v1.layout_overlaps where model_id = ?",
-                [model_id]).fetchall()[0]
-            n_gaps, gap_bytes = con.execute(
-                "select count(*), coalesce(sum(gap_bytes), 0) from v1.layout_gaps where model_id = ?",
-                [model_id]).fetchall()[0]
-            verdict = "FAIL" if n_over else "ok"
-            typer.echo(f"{verdict}: model {model_id} ({name}): {n_rows} layout rows, {n_over} overlaps "
-                       f"({over_bytes} bytes), {n_gaps} gaps ({gap_bytes} bytes)")
-            if n_over:
-                any_overlap = True
-                table = con.sql(
-                    "select tensor_a, tensor_b, overlap_start, overlap_bytes from v1.layout_overlaps "
-                    "where model_id = $m order by overlap_start, tensor_a, tensor_b limit $n",
-                    params={"m": model_id, "n": limit}).to_arrow_table()
-                typer.echo(_indent(render_table(table), n_over, limit))
-            if n_gaps:
-                table = con.sql(
-                    "select gap_start, gap_end, gap_bytes from v1.layout_gaps where model_id = $m "
-                    "order by gap_start limit $n", params={"m": model_id, "n": limit}).to_arrow_table()
-                typer.echo(_indent(render_table(table), n_gaps, limit))
-    if any_overlap:
+        checks = check_layouts(store.con, model, limit)
+    for c in checks:
+        typer.echo(f"{'ok' if c.ok else 'FAIL'}: model {c.model_id} ({c.model_name}): {c.n_layout_rows} layout rows, "
+                   f"{c.n_overlaps} overlaps ({c.overlap_bytes} bytes), {c.n_gaps} gaps ({c.gap_bytes} bytes)")
+        if c.n_overlaps:
+            typer.echo(_indent(render_table(c.overlaps), c.n_overlaps, limit))
+        if c.n_gaps:
+            typer.echo(_indent(render_table(c.gaps), c.n_gaps, limit))
+    if not all(c.ok for c in checks):
         raise typer.Exit(EXIT_FINDINGS)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ..errors import UsageError
-from ..output import emit
+from ..output import check_format, emit
 from ..query import parse_params, run_query
 from .app import app, state
 
@@ -30,5 +30,6 @@ def query(
     """
     if (sql is None) == (file is None):
         raise UsageError("give the SQL as an argument or with --file, not both")
+    check_format(fmt, output)
     text = file.read_text() if file is not None else sql
     emit(run_query(state.db, text, parse_params(param)), fmt, output)

@@ -14,7 +14,8 @@ from ..formats import op_tables
 from ..ingest.experiments import ingest_dir
 from ..ingest.traces import delete_run, ingest_trace, open_source
 from ..models import resolve_model
-from ..output import FORMATS, emit, render_table
+from ..output import FORMATS, check_format, emit, render_table
+from ..sqlfiles import load_sql
 from ..store import open_store
 from .app import ingest_app, runs_app, state
 
@@ -206,10 +207,9 @@ def runs_list(
     output: Path = typer.Option(None, "--output", "-o", help="Write to this file (needed for parquet)."),
 ) -> None:
     """List the runs: id, name, experiment, domain, model, format, records, passes, k, tags."""
+    check_format(fmt, output)
     with open_store(state.db, read_only=True) as store:
-        table = store.con.sql(
-            "SELECT run_id, run_name, experiment, domain, model_id, source_format, n_records, n_passes, "
-            "experts_used AS k, tags FROM v1.runs ORDER BY run_name, run_id").to_arrow_table()
+        table = store.con.sql(load_sql("runs/list.sql")).to_arrow_table()
     emit(table, fmt, output)
 
 
