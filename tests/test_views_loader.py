@@ -127,7 +127,8 @@ def test_cli_views_list_show_sql(cli, db_path):
     assert code == 0
     lines = out.splitlines()
     names = [line.split()[0] for line in lines]
-    assert names == [d.qualified for d in views.definitions("v1")]
+    assert names == sorted(d.qualified for d in views.definitions("v1"))
+    assert len(names) == len(list((paths.sql_dir() / "views" / "v1").glob("*.sql")))
     hot = next(line for line in lines if line.startswith("v1.expert_hotness "))
     assert "One row per run, MoE layer and expert" in hot
 

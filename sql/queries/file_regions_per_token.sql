@@ -2,8 +2,8 @@
 --
 -- v1.file_regions summed over tensor categories. Bucket size is the setting
 -- file_region_bucket_bytes (default 64 MiB; change it with
--- UPDATE settings SET value = '16777216' WHERE key = 'file_region_bucket_bytes' in a writable
--- session). touched_fraction near 0 marks cold regions that need not stay in memory.
+-- `moewh settings set file_region_bucket_bytes 16777216`). touched_fraction near 0 marks
+-- cold regions that need not stay in memory.
 --
 -- Usage: moewh query --file sql/queries/file_regions_per_token.sql -p model=gpt-oss-20b
 --

@@ -37,6 +37,8 @@ views_app = typer.Typer(help="The documented SQL views: list them, show one, tra
 runs_app = typer.Typer(help="Trace runs in the warehouse.", no_args_is_help=True)
 layout_app = typer.Typer(help="Tensor layouts of ingested models.", no_args_is_help=True)
 check_app = typer.Typer(help="Consistency checks that exit 1 when they find a problem.", no_args_is_help=True)
+settings_app = typer.Typer(help="Tunable parameters of the analysis views (e.g. the file-map bucket size).",
+                           no_args_is_help=True)
 export_app = typer.Typer(help="Write the warehouse out in other formats.", no_args_is_help=True)
 
 app.add_typer(ingest_app, name="ingest")
@@ -45,6 +47,7 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(layout_app, name="layout")
 app.add_typer(check_app, name="check")
 app.add_typer(export_app, name="export")
+app.add_typer(settings_app, name="settings")
 
 
 class State:

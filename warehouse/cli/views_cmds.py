@@ -10,8 +10,8 @@ from .app import views_app
 
 @views_app.command("list")
 def list_views(view_set: str = typer.Option("v1", "--set", help="View set (schema) to list.")) -> None:
-    """Name and one-line description of every view, in dependency order."""
-    defs = views.definitions(view_set)
+    """Name and one-line description of every view, by name (`views sql` gives dependency order)."""
+    defs = sorted(views.definitions(view_set), key=lambda d: d.qualified)
     width = max(len(d.qualified) for d in defs)
     for d in defs:
         typer.echo(f"{d.qualified.ljust(width)}  {d.summary}")
