@@ -12,7 +12,7 @@ help:
 	@echo "make ingest     create .venv, install, load the demo data into $(DB)"
 	@echo "make test       create .venv, install, run the whole test suite"
 	@echo "make dashboard  start the Streamlit dashboard on port $(PORT)"
-	@echo "make bench      run the benchmarks in bench/"
+	@echo "make bench      run the benchmarks in bench/ (ONLY=views runs the matching ones)"
 	@echo "make lint       ruff over the code"
 
 $(STAMP): pyproject.toml
@@ -31,7 +31,7 @@ dashboard: $(STAMP)
 	$(BIN)/moewh --db $(DB) dashboard --port $(PORT)
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(ONLY)
 
 lint: $(STAMP)
 	$(BIN)/ruff check warehouse tests bench dashboards

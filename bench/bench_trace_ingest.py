@@ -6,7 +6,7 @@ trace's structure, k=4 selections) into bench/out/ once. For each size, in this 
 - raw read: the time to read the file's bytes once (64 MiB reads into one buffer), with the
   file evicted from the page cache first (``posix_fadvise(DONTNEED)``) and again warm;
 - ingest: ``ingest_trace`` into a fresh DuckDB file, transaction and commit included, in a
-  child process (so its peak RSS, ``ru_maxrss``, is the ingest's own), with the file evicted
+  child process (so its peak RSS, ``VmHWM``, is the ingest's own), with the file evicted
   first, then again warm. The first conversion to Arrow in a process imports pandas (pyarrow
   does, about 0.3 s); the warm child therefore also times a second ingest of the same file
   into another fresh database ("again"), the steady cost per trace of a long-lived process
@@ -44,7 +44,15 @@ with store.transaction() as con:
     result = ingest_trace(con, trace, experts_used=4)
 seconds = time.perf_counter() - t0
 store.close()
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_rss_mb():
+    # VmHWM belongs to this process's own address space. ru_maxrss would not do: Linux keeps it
+    # across fork and exec, so a child of a large parent reports the parent's peak.
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rss = peak_rss_mb()
 if sys.argv[3] == "again":  # the same ingest into a second fresh database, imports already done
     store = open_store(db + ".2")
     t0 = time.perf_counter()

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from .arrow_columns import column, dictionary_column, numbers, strings
+
 RECORD_SIZE = 1024
 MAX_SOURCES = 4
 MAX_EXPERTS = 16
@@ -228,20 +230,20 @@ def decode_names(fixed: np.ndarray) -> pa.DictionaryArray:
     """
     uniques, inverse = _factorize(fixed)
     texts = [u.split(b"\0", 1)[0].decode("utf-8", errors="replace") for u in uniques.tolist()]
-    return pa.DictionaryArray.from_arrays(pa.array(inverse.astype(np.int32, copy=False)), pa.array(texts, pa.string()))
+    return dictionary_column(inverse.astype(np.int32, copy=False), texts)
 
 
 def _label(codes: np.ndarray, labels: tuple[str, ...]) -> pa.DictionaryArray:
     idx = np.minimum(codes, len(labels) - 1).astype(np.int8)
-    return pa.DictionaryArray.from_arrays(pa.array(idx), pa.array(labels, pa.string()))
+    return dictionary_column(idx, labels)
 
 
-def _nullable(values: np.ndarray, none_value: int, arrow_type: pa.DataType) -> pa.Array:
-    return pa.array(values, type=arrow_type, mask=values == none_value)
+def _nullable(values: np.ndarray, none_value: int) -> pa.Array:
+    return column(values, values == none_value)
 
 
 def _constant(value: str, n: int) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int8)), pa.array([value], pa.string()))
+    return dictionary_column(np.zeros(n, np.int8), [value])
 
 
 @dataclass
@@ -272,8 +274,8 @@ def _anomalies(run_id: str, record_ids: np.ndarray, found: list[tuple[str, np.nd
         kinds.extend([kind] * len(detail))
         details.extend(detail)
     rid = np.concatenate(ids) if ids else np.zeros(0, np.int64)
-    return pa.table({"run_id": _constant(run_id, len(rid)), "record_id": pa.array(rid.astype(np.int64)),
-                     "kind": pa.array(kinds, pa.string()), "detail": pa.array(details, pa.string())})
+    return pa.table({"run_id": _constant(run_id, len(rid)), "record_id": column(rid.astype(np.int64)),
+                     "kind": strings(kinds), "detail": strings(details)})
 
 
 def decode_chunk(
@@ -285,26 +287,24 @@ def decode_chunk(
     n = len(rec)
     op = rec["operation_type"]
     known = op < len(op_names)
-    op_name = pa.DictionaryArray.from_arrays(
-        pa.array(np.where(known, op, 0).astype(np.int16), mask=~known), pa.array(op_names, pa.string())
-    )
+    op_name = dictionary_column(np.where(known, op, 0).astype(np.int16), op_names, null=~known)
     num_sources = rec["num_sources"]
     num_experts = rec["num_experts"]
     phase = rec["phase"]
     records = pa.table(
         {
             "run_id": _constant(run_id, n),
-            "record_id": pa.array(record_ids.astype(np.int64, copy=False)),
-            "pass_id": pa.array(pass_ids.astype(np.int32, copy=False)),
-            "timestamp_ns": pa.array(rec["timestamp_ns"].astype(np.int64)),
-            "token_id": pa.array(rec["token_id"].astype(np.int64)),
-            "layer_id": _nullable(rec["layer_id"].astype(np.int32), NO_LAYER, pa.int32()),
-            "thread_id": pa.array(rec["thread_id"].astype(np.int32)),
-            "op_code": pa.array(op.astype(np.int16)),
+            "record_id": column(record_ids.astype(np.int64, copy=False)),
+            "pass_id": column(pass_ids.astype(np.int32, copy=False)),
+            "timestamp_ns": column(rec["timestamp_ns"].astype(np.int64)),
+            "token_id": column(rec["token_id"].astype(np.int64)),
+            "layer_id": _nullable(rec["layer_id"].astype(np.int32), NO_LAYER),
+            "thread_id": column(rec["thread_id"].astype(np.int32)),
+            "op_code": column(op.astype(np.int16)),
             "op_name": op_name,
             "phase": _label(phase, PHASES),
-            "num_sources": pa.array(num_sources.astype(np.int16)),
-            "num_experts": pa.array(num_experts.astype(np.int16)),
+            "num_sources": column(num_sources.astype(np.int16)),
+            "num_experts": column(num_experts.astype(np.int16)),
             "dst_name": decode_names(rec["dst_name"]),
         }
     )
@@ -319,16 +319,16 @@ def decode_chunk(
     sources = pa.table(
         {
             "run_id": _constant(run_id, len(src)),
-            "record_id": pa.array(np.broadcast_to(record_ids[:, None], valid.shape)[valid].astype(np.int64)),
-            "slot": pa.array(np.broadcast_to(slot_grid, valid.shape)[valid]),
+            "record_id": column(np.broadcast_to(record_ids[:, None], valid.shape)[valid].astype(np.int64)),
+            "slot": column(np.broadcast_to(slot_grid, valid.shape)[valid]),
             "name": src_names,
-            "tensor_ptr": pa.array(src["tensor_ptr"]),
-            "size_bytes": pa.array(src["size_bytes"].astype(np.int64)),
-            "layer_id": _nullable(src["layer_id"].astype(np.int32), NO_LAYER, pa.int32()),
+            "tensor_ptr": column(src["tensor_ptr"]),
+            "size_bytes": column(src["size_bytes"].astype(np.int64)),
+            "layer_id": _nullable(src["layer_id"].astype(np.int32), NO_LAYER),
             "memory_source": _label(ms, MEMORY_SOURCES),
-            "disk_offset": pa.array(value.astype(np.int64), mask=~is_disk | (value == 0)),
-            "buffer_id": pa.array(value, mask=~is_buffer),
-            "tensor_idx": _nullable(src["tensor_idx"].astype(np.int64), NO_TENSOR_IDX, pa.int64()),
+            "disk_offset": column(value.astype(np.int64), ~is_disk | (value == 0)),
+            "buffer_id": column(value, ~is_buffer),
+            "tensor_idx": _nullable(src["tensor_idx"].astype(np.int64), NO_TENSOR_IDX),
         }
     )
 
@@ -338,15 +338,15 @@ def decode_chunk(
     experts = pa.table(
         {
             "run_id": _constant(run_id, int(has_ids.sum())),
-            "record_id": pa.array(np.broadcast_to(record_ids[:, None], has_ids.shape)[has_ids].astype(np.int64)),
-            "slot": pa.array(np.broadcast_to(exp_grid, has_ids.shape)[has_ids]),
-            "expert_id": pa.array(expert_ids[has_ids].astype(np.int32)),
+            "record_id": column(np.broadcast_to(record_ids[:, None], has_ids.shape)[has_ids].astype(np.int64)),
+            "slot": column(np.broadcast_to(exp_grid, has_ids.shape)[has_ids]),
+            "expert_id": column(expert_ids[has_ids].astype(np.int32)),
         }
     )
 
     # Per-name facts, computed once per distinct name and spread back through the indices.
     dictionary = src_names.dictionary.to_pylist()
-    name_idx = src_names.indices.to_numpy()
+    name_idx = numbers(src_names.indices)
     reads_exps = np.zeros(valid.shape, dtype=bool)
     id_tensor = np.zeros(valid.shape, dtype=np.int64)
     if len(dictionary):

@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from ..errors import InputError, UsageError
 from ..formats import op_tables
+from ..formats.arrow_columns import column
 from ..formats.trace_detect import TOKEN_JSON, TRACE_256, TRACE_1024, detect
 from ..formats.trace_json import entries_to_records, load_entries
 from ..formats.trace_legacy import LEGACY_RECORD_DTYPE, to_records
@@ -361,8 +362,9 @@ def ingest_trace(
     else:
         k, k_source = None, None
 
-    con.register("_trace_pass_id_bytes", pa.table({"pass_id": pa.array(list(id_bytes), pa.int32()),
-                                                   "id_tensor_bytes": pa.array(list(id_bytes.values()), pa.int64())}))
+    con.register("_trace_pass_id_bytes", pa.table({
+        "pass_id": column(np.fromiter(id_bytes, np.int32, len(id_bytes))),
+        "id_tensor_bytes": column(np.fromiter(id_bytes.values(), np.int64, len(id_bytes)))}))
     try:
         con.execute(load_sql("ingest/trace_passes.sql"), {"run_id": run_id, "k": k, "n_experts": n_experts})
     finally:
