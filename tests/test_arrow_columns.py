@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from warehouse.formats.arrow_columns import column, dictionary_column, numbers, strings
+from warehouse.formats.arrow_columns import column, dictionary_column, numbers, rows_table, strings
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint16, np.uint64, np.float64])
@@ -57,3 +57,16 @@ def test_trace_ingest_does_not_import_pandas(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
+
+
+def test_rows_table_equals_from_pylist():
+    schema = pa.schema([("name", pa.string()), ("n", pa.int32()), ("big", pa.int64()), ("x", pa.float64()),
+                        ("tags", pa.list_(pa.string()))])
+    rows = [
+        {"name": "a", "n": 1, "big": 2**40, "x": 0.5, "tags": ["p", "q"]},
+        {"name": None, "n": None, "big": -1, "x": None, "tags": None},
+        {"name": "ü", "n": -7, "x": 1e300, "tags": []},  # a missing key is null too
+    ]
+    assert rows_table(rows, schema).equals(pa.Table.from_pylist(rows, schema=schema))
+    with pytest.raises(TypeError):
+        rows_table(rows, pa.schema([("when", pa.timestamp("s"))]))

@@ -30,12 +30,13 @@ def column(values: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
     return pa.Array.from_buffers(arrow_type, len(values), [_validity(null), pa.py_buffer(values)])
 
 
-def strings(texts: Sequence[str]) -> pa.Array:
-    """A UTF-8 Arrow string array of ``texts``."""
-    encoded = [t.encode("utf-8") for t in texts]
+def strings(texts: Sequence[str | None]) -> pa.Array:
+    """A UTF-8 Arrow string array of ``texts`` (None is null)."""
+    encoded = [b"" if t is None else t.encode("utf-8") for t in texts]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(e) for e in encoded], out=offsets[1:])
-    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    buffers = [_validity(np.fromiter((t is None for t in texts), bool, len(encoded))),
+               pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
     if offsets[-1] >= 2**31:
         return pa.Array.from_buffers(pa.large_string(), len(encoded), buffers)
     buffers[1] = pa.py_buffer(offsets.astype(np.int32))
@@ -45,6 +46,32 @@ def strings(texts: Sequence[str]) -> pa.Array:
 def dictionary_column(indices: np.ndarray, texts: Sequence[str], null: np.ndarray | None = None) -> pa.DictionaryArray:
     """Dictionary-encoded strings: ``texts[indices[i]]`` per row, ``null`` marking nulls."""
     return pa.DictionaryArray.from_arrays(column(indices, null), strings(texts))
+
+
+def rows_table(rows: Sequence[dict], schema: pa.Schema) -> pa.Table:
+    """Python row dicts (missing keys and None are null) as a table of ``schema``, whose fields
+    are integers, floats, strings or lists of strings."""
+    columns = []
+    for f in schema:
+        values = [r.get(f.name) for r in rows]
+        if pa.types.is_string(f.type):
+            columns.append(strings(values))
+        elif pa.types.is_list(f.type) and pa.types.is_string(f.type.value_type):
+            null = np.fromiter((v is None for v in values), bool, len(values))
+            lengths = [0 if v is None else len(v) for v in values]
+            offsets = np.zeros(len(values) + 1, np.int32)
+            np.cumsum(lengths, out=offsets[1:])
+            flat = strings([t for v in values if v is not None for t in v])
+            columns.append(pa.ListArray.from_buffers(
+                f.type, len(values), [_validity(null), pa.py_buffer(offsets)], children=[flat]))
+        elif pa.types.is_integer(f.type) or pa.types.is_floating(f.type):
+            dtype = _NUMPY[f.type]
+            null = np.fromiter((v is None for v in values), bool, len(values))
+            data = np.fromiter((0 if v is None else v for v in values), dtype, len(values))
+            columns.append(column(data, null))
+        else:
+            raise TypeError(f"rows_table() cannot build a {f.type} column ({f.name})")
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def numbers(array: pa.Array) -> np.ndarray:

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import InputError
+from ..formats.arrow_columns import rows_table
 from ..formats.gguf_layout import GGUFLayout, read_gguf_layout
 from ..formats.layout_csv import split_name
 from ..formats.layout_file import LegacyLayout, read_layout_file
@@ -235,7 +236,7 @@ _SCHEMAS = {
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], extra: str = "") -> None:
     if not rows:
         return
-    data = pa.Table.from_pylist(rows, schema=_SCHEMAS[table])
+    data = rows_table(rows, _SCHEMAS[table])
     view = f"_moewh_new_{table}"
     con.register(view, data)
     try:
