@@ -83,3 +83,16 @@ def test_usage_errors_exit_2_with_a_message_not_a_traceback(db_path, tmp_path):
         assert expected in proc.stderr, (args, proc.stderr)
         assert "Traceback" not in proc.stderr, (args, proc.stderr)
     assert not (tmp_path / "absent.duckdb").exists()
+
+
+def test_csv_keeps_full_float_precision_and_the_table_stays_readable(cli, db_path):
+    open_store(db_path).close()
+    sql = ("select 0.1234567890123::double as x, 54100032.0::double as whole, 4873100000.5::double as big, "
+           "'nan'::double as n")
+    code, out, _ = cli("query", sql, "--format", "csv")
+    header, row = out.splitlines()
+    values = dict(zip(header.split(","), row.split(","), strict=True))
+    assert float(values["x"]) == 0.1234567890123 and float(values["big"]) == 4873100000.5
+    code, out, _ = cli("query", sql)
+    cells = out.splitlines()[2].split()
+    assert cells[:3] == ["0.123457", "54100032", "4.8731e+09"]

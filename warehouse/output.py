@@ -43,6 +43,9 @@ def _cell(value: Any) -> str:
     if value is None:
         return "NULL"
     if isinstance(value, float):
+        # For reading: whole byte counts stay whole, the rest keeps 6 significant digits.
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{value:.0f}"
         return f"{value:.6g}"
     value = _jsonable(value)
     if isinstance(value, (dict, list)):
@@ -71,7 +74,8 @@ def render_csv(table: pa.Table) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(table.column_names)
     for row in table.to_pylist():
-        writer.writerow(["" if v is None else _cell(v) for v in row.values()])
+        # Floats in full (shortest round-trip) precision: CSV is for other programs, not eyes.
+        writer.writerow(["" if v is None else repr(v) if isinstance(v, float) else _cell(v) for v in row.values()])
     return buf.getvalue()
 
 
