@@ -177,7 +177,7 @@ def test_incomplete_lake_is_refused_and_the_warehouse_is_unchanged(source, tmp_p
 
 
 def test_export_refuses_unknown_runs_foreign_directories_and_non_ascii_ids(source, tmp_path):
-    with pytest.raises(UsageError, match="no run 'nope'"):
+    with pytest.raises(UsageError, match="no run matches 'nope'"):
         export_parquet(source.con, tmp_path / "lake", runs=["nope"])
     foreign = tmp_path / "foreign"
     foreign.mkdir()
@@ -210,7 +210,7 @@ def test_cli_export_and_ingest(cli, db_path, tmp_path):
         assert table_rows(s.con, "records") == [r for r in expected if r[0] in RUN_IDS[:2]]
     assert run(["--db", other, "ingest", "parquet", str(tmp_path / "missing")]) == 2
     code, _, err = cli("export", "parquet", str(lake), "--run", "nope")
-    assert code == 2 and err.splitlines()[-1].startswith("moewh: error: no run 'nope'")
+    assert code == 2 and err.splitlines()[-1].startswith("moewh: error: no run matches 'nope'")
 
 
 def test_trino_ddl_declares_every_table_partitioned_like_the_lake(source, tmp_path, cli):

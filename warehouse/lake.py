@@ -36,6 +36,7 @@ import pyarrow as pa
 
 from . import views
 from .errors import DatabaseError, InputError, UsageError
+from .lookup import all_run_ids, resolve_run
 from .sqlfiles import load_sql
 from .store import schema_version
 
@@ -141,24 +142,13 @@ def _sql_str(text: str) -> str:
 
 
 def _resolve_runs(con: duckdb.DuckDBPyConnection, wanted: list[str] | None) -> list[str]:
-    rows = con.execute("select run_id, run_name from runs order by run_id").fetchall()
     if wanted is None:
-        return [r[0] for r in rows]
-    by_id = {r[0] for r in rows}
-    by_name: dict[str, list[str]] = {}
-    for run_id, name in rows:
-        by_name.setdefault(name, []).append(run_id)
+        return all_run_ids(con)
     chosen: list[str] = []
-    for w in wanted:
-        if w in by_id:
-            ids = [w]
-        elif len(by_name.get(w, [])) == 1:
-            ids = by_name[w]
-        elif w in by_name:
-            raise UsageError(f"run name {w!r} names {len(by_name[w])} runs; give a run_id (`moewh runs list`)")
-        else:
-            raise UsageError(f"no run {w!r} in the warehouse; `moewh runs list` shows them")
-        chosen += [i for i in ids if i not in chosen]
+    for spec in wanted:
+        run_id = resolve_run(con, spec)[0]
+        if run_id not in chosen:
+            chosen.append(run_id)
     return chosen
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from .models import all_model_ids, resolve_model
+from .lookup import all_model_ids, resolve_model
 from .sqlfiles import load_sql
 
 

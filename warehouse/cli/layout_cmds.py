@@ -11,7 +11,7 @@ from ..errors import EXIT_FINDINGS, UsageError
 from ..ingest.models import DecodedLayout, IngestResult, decode_gguf, decode_layout_file, store_layout
 from ..layout_check import check_layouts
 from ..layout_export import export_csv
-from ..models import resolve_model
+from ..lookup import resolve_model
 from ..output import render_table
 from ..store import open_store
 from .app import check_app, ingest_app, layout_app, state

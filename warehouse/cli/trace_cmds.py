@@ -13,7 +13,7 @@ from ..errors import EXIT_FINDINGS, UsageError
 from ..formats import op_tables
 from ..ingest.experiments import ingest_dir
 from ..ingest.traces import delete_run, ingest_trace, open_source
-from ..models import resolve_model
+from ..lookup import resolve_model, resolve_run
 from ..output import FORMATS, check_format, emit, render_table
 from ..sqlfiles import load_sql
 from ..store import open_store
@@ -213,24 +213,12 @@ def runs_list(
     emit(table, fmt, output)
 
 
-def _find_run(con, spec: str) -> tuple[str, str]:
-    rows = con.execute("SELECT run_id, run_name FROM runs ORDER BY run_id").fetchall()
-    for predicate in (lambda rid, nm: rid == spec, lambda rid, nm: nm == spec, lambda rid, nm: rid.startswith(spec)):
-        hits = [(rid, nm) for rid, nm in rows if predicate(rid, nm)]
-        if len(hits) == 1:
-            return hits[0]
-        if len(hits) > 1:
-            raise UsageError(f"run {spec!r} matches {len(hits)} runs ({', '.join(h[0] for h in hits[:10])}); "
-                             "give the run_id")
-    raise UsageError(f"no run matches {spec!r}; see `moewh runs list`")
-
-
 @runs_app.command("rm")
 def runs_rm(
     run: str = typer.Argument(..., metavar="RUN", help="run_id, a unique prefix of it, or a unique run name."),
 ) -> None:
     """Delete a run and every row derived from it (one transaction)."""
     with open_store(state.db) as store, store.transaction() as con:
-        run_id, run_name = _find_run(con, run)
+        run_id, run_name = resolve_run(con, run)
         delete_run(con, run_id)
     typer.echo(f"removed run {run_id} ({run_name})")
