@@ -3,11 +3,14 @@
 The GPT-OSS-20B layout (memory-map.json), the real reference trace and synthetic GPT-OSS runs
 of three domains go through the same ingest code as `moewh ingest`; the view tests' small
 known-truth warehouse (two more models, warm-ups in mid-run, a run without a model, a repeated
-expert id) is written beside them, so every view has rows that exercise its corners.
+expert id) is written beside them, and a damaged copy of the memory map (one tensor missing,
+one grown into its neighbour) gives v1.layout_gaps and v1.layout_overlaps rows, so every view
+has rows that exercise its corners.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.views_warehouse import build_truth, insert
@@ -34,5 +37,21 @@ def build(db: Path, scratch: Path) -> None:
         with store.transaction() as con:
             ingest_trace(con, trace, model_id=model_id, name=f"synth-{domain}", domain=domain,
                          experiment="lake", tags={"source": "synthetic"})
+    with store.transaction() as con:
+        ingest_layout_file(con, damaged_memory_map(scratch / "damaged-memory-map.json"), "gpt-oss-20b-damaged")
     insert(store.con, build_truth())
     store.close()
+
+
+def damaged_memory_map(path: Path) -> Path:
+    """The reference memory map with its 11th tensor gone (a gap) and its 21st grown by 4 KiB
+    into the next one (an overlap)."""
+    doc = json.loads((DATA / "gpt-oss-20b" / "memory-map.json").read_text())
+    tensors = sorted(doc["tensors"], key=lambda t: t["offset_start"])
+    grown = tensors[20]
+    grown["offset_end"] += 4096
+    grown["size_bytes"] += 4096
+    del tensors[10]
+    doc["tensors"] = tensors
+    path.write_text(json.dumps(doc))
+    return path
