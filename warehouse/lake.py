@@ -36,7 +36,7 @@ import pyarrow as pa
 
 from . import views
 from .errors import DatabaseError, InputError, UsageError
-from .lookup import all_run_ids, resolve_run
+from .lookup import all_model_ids, all_run_ids, resolve_run
 from .sqlfiles import load_sql
 from .store import schema_version
 
@@ -182,12 +182,10 @@ def export_parquet(con: duckdb.DuckDBPyConnection, lake: str | os.PathLike,
     old = _lake_dir_for_export(lake)
     run_ids = _resolve_runs(con, runs)
     if runs is None:
-        model_ids = [r[0] for r in con.execute("select model_id from models order by model_id").fetchall()]
+        model_ids = sorted(all_model_ids(con))
     else:
         con.register("_lake_runs", pa.table({"run_id": pa.array(run_ids, pa.string())}))
-        model_ids = [r[0] for r in con.execute(
-            "select distinct model_id from runs where run_id in (select run_id from _lake_runs) "
-            "and model_id in (select model_id from models) order by model_id").fetchall()]
+        model_ids = [r[0] for r in con.execute(load_sql("lake/models_of_runs.sql")).fetchall()]
     for kind, ids in (("run_id", run_ids), ("model_id", model_ids)):
         for i in ids:
             _check_partition_value(kind, i)
@@ -261,14 +259,12 @@ def _write_manifest(con, lake: Path, old: dict | None, tables: list[LakeTable], 
     runs = {r["run_id"]: r for r in (old or {}).get("runs", [])}
     models = {m["model_id"]: m for m in (old or {}).get("models", [])}
     if run_ids:
-        info = con.execute(
-            "select run_id, run_name, model_id from runs where run_id in (select run_id from _lake_runs)").fetchall()
+        info = con.execute(load_sql("lake/manifest_runs.sql")).fetchall()
         for run_id, name, model_id in info:
             runs[run_id] = {"run_id": run_id, "run_name": name, "model_id": model_id, "exported_at": now,
                             "rows": counts["run_id"][run_id]}
     if model_ids:
-        info = con.execute(
-            "select model_id, model_name from models where model_id in (select model_id from _lake_models)").fetchall()
+        info = con.execute(load_sql("lake/manifest_models.sql")).fetchall()
         for model_id, name in info:
             models[model_id] = {"model_id": model_id, "model_name": name, "exported_at": now,
                                 "rows": counts["model_id"][model_id]}

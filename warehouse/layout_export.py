@@ -38,10 +38,7 @@ def component_type(base_name: str, expert_id: int | None) -> str:
 
 def export_csv(con: duckdb.DuckDBPyConnection, model_id: str) -> str:
     """The gguf-dump CSV text of one model's layout rows, in file order."""
-    model = con.execute(
-        "select file_name, n_tensors, data_offset, alignment, file_size_bytes from models where model_id = ?",
-        [model_id],
-    ).fetchall()[0]
+    model = con.execute(load_sql("layout/export_model.sql"), {"model_id": model_id}).fetchall()[0]
     file_name, n_tensors, data_offset, alignment, file_size = model
     out = io.StringIO()
     out.write(f"GGUF file: {file_name}\n")

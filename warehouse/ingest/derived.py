@@ -28,11 +28,7 @@ def refresh_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
 
 def refresh_missing(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Refresh every run with passes but no derived rows at all; return their run_ids."""
-    stale = [r[0] for r in con.execute(
-        "SELECT DISTINCT p.run_id FROM passes AS p "
-        "WHERE NOT EXISTS (SELECT 1 FROM pass_disk_reads AS d WHERE d.run_id = p.run_id) "
-        "AND NOT EXISTS (SELECT 1 FROM step_selections AS s WHERE s.run_id = p.run_id) ORDER BY 1"
-    ).fetchall()]
+    stale = [r[0] for r in con.execute(load_sql("ingest/derived_stale_runs.sql")).fetchall()]
     for run_id in stale:
         refresh_run(con, run_id)
     return stale

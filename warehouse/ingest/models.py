@@ -26,6 +26,7 @@ from ..formats.arrow_columns import rows_table
 from ..formats.gguf_layout import GGUFLayout, read_gguf_layout
 from ..formats.layout_csv import split_name
 from ..formats.layout_file import LegacyLayout, read_layout_file
+from ..sqlfiles import load_sql
 
 MODEL_ID_DIGITS = 16
 DEFAULT_ALIGNMENT = 32
@@ -248,10 +249,10 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], extra:
 def store_layout(con: duckdb.DuckDBPyConnection, decoded: DecodedLayout) -> IngestResult:
     """Write a decoded layout, unless a model with the same fingerprint is already stored."""
     model_id = decoded.model_id
-    existing = next(iter(con.execute("select model_name from models where model_id = ?", [model_id]).fetchall()), None)
-    if existing is not None:
-        n = con.execute("select count(*) from tensors where model_id = ?", [model_id]).fetchall()[0][0]
-        return IngestResult(model_id, False, n, existing[0])
+    existing = con.execute(load_sql("ingest/model_existing.sql"), {"model_id": model_id}).fetchall()
+    if existing:
+        name, n_rows = existing[0]
+        return IngestResult(model_id, False, n_rows, name)
     _insert(con, "models", [decoded.model], ", now() as ingested_at")
     _insert(con, "model_metadata", decoded.metadata)
     _insert(con, "tensors", decoded.tensors)

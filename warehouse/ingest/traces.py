@@ -226,7 +226,7 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> tuple | None
 def _model(con, model_id: str | None) -> tuple[int | None, int | None]:
     if model_id is None:
         return None, None
-    row = _one(con, "SELECT n_experts, n_experts_used FROM models WHERE model_id = ?", [model_id])
+    row = _one(con, load_sql("ingest/trace_model_facts.sql"), {"model_id": model_id})
     if row is None:
         raise UsageError(f"no model {model_id!r} in the warehouse; ingest its GGUF or layout first")
     return row[0], row[1]
@@ -294,7 +294,7 @@ def ingest_trace(
     run_name = name or default_run_name(path)
     warnings: list[str] = []
 
-    existing = _one(con, "SELECT run_name, n_records, n_passes FROM runs WHERE run_id = ?", [run_id])
+    existing = _one(con, load_sql("ingest/trace_existing_run.sql"), {"run_id": run_id})
     if existing and not replace:
         return RunResult(run_id, False, [f"already ingested as run {run_id} ({existing[0]}); nothing changed "
                                          "(use --replace to ingest it again)"],
@@ -341,7 +341,7 @@ def ingest_trace(
         hint = f"; table {fits[0]} fits (use --op-table {fits[0]})" if fits else "; no known table fits"
         message = f"op table {table} looks wrong: {problems[0]}{hint}"
         warnings.append(message)
-        con.execute("INSERT INTO anomalies VALUES (?, NULL, 'op_table_mismatch', ?)", [run_id, message])
+        con.execute(load_sql("ingest/trace_op_table_anomaly.sql"), {"run_id": run_id, "message": message})
 
     # k: the model's experts-used count, else the option, else inferred from the passes.
     per_pass = con.execute(load_sql("ingest/trace_pass_ids.sql"), {"run_id": run_id}).fetchall()
@@ -372,9 +372,7 @@ def ingest_trace(
     if k is not None:
         con.execute(load_sql("ingest/trace_selections.sql"), {"run_id": run_id, "k": k})
     con.execute(load_sql("ingest/trace_anomalies.sql"), {"run_id": run_id})
-    n_passes, warmup_passes = _one(con, "SELECT COUNT(*), COUNT(CASE WHEN is_warmup THEN 1 END) FROM passes "
-                                        "WHERE run_id = ?", [run_id])
-    n_selections = _one(con, "SELECT COUNT(*) FROM selections WHERE run_id = ?", [run_id])[0]
+    n_passes, warmup_passes, n_selections = _one(con, load_sql("ingest/trace_summary.sql"), {"run_id": run_id})
 
     if scanned.skipped_tail_bytes:
         warnings.append(f"skipped {scanned.skipped_tail_bytes:,} bytes of unused (zero) records at the end")
@@ -385,8 +383,7 @@ def ingest_trace(
     if scanned.dropped_partial_bytes:
         warnings.append(f"dropped a partial record of {scanned.dropped_partial_bytes} bytes at byte offset "
                         f"{scanned.partial_offset:,} (the file was cut short)")
-    counts = con.execute("SELECT kind, COUNT(*) FROM anomalies WHERE run_id = ? AND record_id IS NOT NULL "
-                         "GROUP BY kind ORDER BY kind", [run_id]).fetchall()
+    counts = con.execute(load_sql("ingest/trace_anomaly_counts.sql"), {"run_id": run_id}).fetchall()
     if counts:
         warnings.append("anomalies: " + ", ".join(f"{n:,} {kind}" for kind, n in counts)
                         + f" (see v1.trace_quality; anomalies table, run_id {run_id})")
