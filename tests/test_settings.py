@@ -14,7 +14,7 @@ def _settings(db_path) -> dict[str, str]:
         con.close()
 
 
-def test_settings_list_and_set_change_what_the_views_read(cli, db_path):
+def test_settings_list_and_set(cli, db_path):
     open_store(db_path).close()
     code, out, _ = cli("settings", "list", "--format", "json")
     assert code == 0

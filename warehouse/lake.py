@@ -36,7 +36,7 @@ import pyarrow as pa
 
 from . import views
 from .errors import DatabaseError, InputError, UsageError
-from .lookup import all_model_ids, all_run_ids, resolve_run
+from .lookup import all_model_ids, all_run_ids, resolve_runs
 from .sqlfiles import load_sql
 from .store import schema_version
 
@@ -142,14 +142,7 @@ def _sql_str(text: str) -> str:
 
 
 def _resolve_runs(con: duckdb.DuckDBPyConnection, wanted: list[str] | None) -> list[str]:
-    if wanted is None:
-        return all_run_ids(con)
-    chosen: list[str] = []
-    for spec in wanted:
-        run_id = resolve_run(con, spec)[0]
-        if run_id not in chosen:
-            chosen.append(run_id)
-    return chosen
+    return all_run_ids(con) if wanted is None else resolve_runs(con, wanted)
 
 
 def _check_partition_value(column: str, value: str) -> None:

@@ -43,6 +43,12 @@ def resolve_run(con: duckdb.DuckDBPyConnection, spec: str) -> tuple[str, str]:
     return pick(con.execute(load_sql("runs/ids.sql")).fetchall(), spec, "run")
 
 
+def resolve_runs(con: duckdb.DuckDBPyConnection, specs: list[str]) -> list[str]:
+    """run_ids of the runs ``specs`` name, in the order given, each once."""
+    rows = con.execute(load_sql("runs/ids.sql")).fetchall()
+    return list(dict.fromkeys(pick(rows, spec, "run")[0] for spec in specs))
+
+
 def all_model_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Every model_id, in the order listings show them."""
     return [row[0] for row in con.execute(load_sql("layout/models.sql")).fetchall()]

@@ -21,4 +21,4 @@ def set_setting(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
         raise UsageError(f"no setting {key!r}; settings: {', '.join(sorted(current)) or 'none'}")
     if current[key].lstrip("-").isdigit() and not (value.isdigit() and int(value) > 0):
         raise UsageError(f"setting {key} takes a positive whole number, not {value!r}")
-    con.execute(load_sql("settings/set.sql"), {"key": key, "value": value}).fetchall()
+    con.execute(load_sql("settings/set.sql"), {"key": key, "value": value})

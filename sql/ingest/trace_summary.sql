@@ -1,5 +1,7 @@
 -- What `moewh ingest trace` reports of a run it just wrote: passes, warm-ups, selections.
 SELECT
-    (SELECT COUNT(*) FROM passes WHERE run_id = $run_id) AS n_passes,
-    (SELECT COUNT(*) FROM passes WHERE run_id = $run_id AND is_warmup) AS warmup_passes,
+    COUNT(*) AS n_passes,
+    COUNT(CASE WHEN is_warmup THEN 1 END) AS warmup_passes,
     (SELECT COUNT(*) FROM selections WHERE run_id = $run_id) AS n_selections
+FROM passes
+WHERE run_id = $run_id

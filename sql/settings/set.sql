@@ -1,2 +1,2 @@
--- `moewh settings set`: change one existing parameter ($key, $value); returns the key if it exists.
-UPDATE settings SET value = $value WHERE key = $key RETURNING key
+-- `moewh settings set`: change one existing parameter ($key, $value).
+UPDATE settings SET value = $value WHERE key = $key
