@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..formats import op_tables
-from ..formats.trace_records import MAX_EXPERTS, MAX_SOURCES, RECORD_DTYPE
+from ..formats.trace import op_tables
+from ..formats.trace.records import MAX_EXPERTS, MAX_SOURCES, RECORD_DTYPE
 
 OP_TABLE = op_tables.DEFAULT_TABLE
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, UsageError
-from ..formats.gguf_layout import read_gguf_layout
+from ..formats.gguf.layout import read_gguf_layout
 from . import records as op_records
 from .callback import WEIGHT_CHAIN, Collector, WeightInfo
 
