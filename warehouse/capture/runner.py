@@ -1,6 +1,7 @@
 """Run a GGUF model in-process with stock llama.cpp (llama-cpp-python) and capture its routing.
 
-``capture(model_path, prompt, settings)`` loads the model through llama-cpp-python's low-level
+``capture(model_path, prompt, settings)`` (or ``CaptureSession(...).run(prompt)`` for several
+prompts on one loaded model) loads the model through llama-cpp-python's low-level
 API with the scheduler eval callback of ``callback.Collector``, decodes the prompt in batches
 of ``settings.n_batch`` tokens (one graph evaluation each: n_ubatch = n_batch) with every
 prompt token's output requested (llama.cpp otherwise drops all but the last token before the
@@ -108,6 +109,11 @@ class Capture:
                 self.route_weight.reshape(shape).transpose(1, 0, 2))
 
 
+def require_llama_cpp() -> None:
+    """Raise ``CaptureUnavailable`` (exit 2, with the install hint) unless llama-cpp-python imports."""
+    _llama_cpp()
+
+
 def _llama_cpp():
     try:
         import llama_cpp
@@ -185,137 +191,160 @@ def _fill(batch, tokens: list[int], first_pos: int) -> None:
     batch.n_tokens = len(tokens)
 
 
-def capture(model_path: str | os.PathLike, prompt: str, settings: CaptureSettings | None = None) -> Capture:
-    """Run ``prompt`` through the model and return everything captured (see the module doc)."""
-    settings = settings or CaptureSettings()
-    if settings.n_predict < 0:
-        raise UsageError(f"-n must be 0 or more, not {settings.n_predict}")
-    if settings.n_batch < 1 or settings.n_ctx < 8:
-        raise UsageError("--batch must be at least 1 and --ctx at least 8")
-    if not prompt:
-        raise UsageError("the prompt is empty")
-    path = Path(model_path)
-    if not path.is_file():
-        raise InputError(path, "no such file")
-    llama_cpp = _llama_cpp()
-    from .ggml import Ggml
+class CaptureSession:
+    """A model loaded once for several captures (``--prompts``); each ``run`` gets a fresh context."""
 
-    layout, arch, n_expert, k = check_moe(path)
-    n_layers = layout.arch_int("block_count") or 0
-    _quiet_logs(llama_cpp)
-    llama_cpp.llama_backend_init()
-    ggml = Ggml()
-    weights = {t.name: WeightInfo(t.data_start, t.index) for t in layout.tensors}
-    collector = Collector(ggml, k, weights, op_records.op_codes(), ops=settings.ops)
+    def __init__(self, model_path: str | os.PathLike, settings: CaptureSettings | None = None):
+        self.settings = settings or CaptureSettings()
+        if self.settings.n_batch < 1 or self.settings.n_ctx < 8:
+            raise UsageError("--batch must be at least 1 and --ctx at least 8")
+        self.path = path = Path(model_path)
+        if not path.is_file():
+            raise InputError(path, "no such file")
+        self.llama_cpp = llama_cpp = _llama_cpp()
+        from .ggml import Ggml
 
-    mparams = llama_cpp.llama_model_default_params()
-    model = llama_cpp.llama_model_load_from_file(str(path).encode(), mparams)
-    if not model:
-        raise InputError(path, f"llama.cpp could not load the model: {_last_error()}")
-    ctx = smpl = batch = None
-    try:
-        cparams = llama_cpp.llama_context_default_params()
-        cparams.n_ctx = settings.n_ctx
-        cparams.n_batch = cparams.n_ubatch = settings.n_batch
-        cparams.n_seq_max = 1
-        cparams.n_threads = cparams.n_threads_batch = settings.threads()
-        cparams.cb_eval = collector.callback
-        cparams.cb_eval_user_data = None
-        ctx = llama_cpp.llama_init_from_model(model, cparams)
-        if not ctx:
-            raise InputError(path, f"llama.cpp could not create a context: {_last_error()}")
-        vocab = llama_cpp.llama_model_get_vocab(model)
-        prompt_tokens = _tokenize(llama_cpp, vocab, prompt)
+        self.layout, self.arch, self.n_expert, self.k = check_moe(path)
+        self.n_layers = self.layout.arch_int("block_count") or 0
+        self.weights = {t.name: WeightInfo(t.data_start, t.index) for t in self.layout.tensors}
+        _quiet_logs(llama_cpp)
+        llama_cpp.llama_backend_init()
+        self.ggml = Ggml()
+        mparams = llama_cpp.llama_model_default_params()
+        self.model = llama_cpp.llama_model_load_from_file(str(path).encode(), mparams)
+        if not self.model:
+            raise InputError(path, f"llama.cpp could not load the model: {_last_error()}")
+        self.vocab = llama_cpp.llama_model_get_vocab(self.model)
+
+    def close(self) -> None:
+        if self.model:
+            self.llama_cpp.llama_model_free(self.model)
+            self.model = None
+
+    def __enter__(self) -> CaptureSession:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def tokenize(self, text: str) -> list[int]:
+        return _tokenize(self.llama_cpp, self.vocab, text)
+
+    def run(self, prompt: str, n_predict: int | None = None) -> Capture:
+        """Capture one prompt (``n_predict`` overrides the settings' -n)."""
+        llama_cpp, settings, path = self.llama_cpp, self.settings, self.path
+        n_predict = settings.n_predict if n_predict is None else n_predict
+        if n_predict < 0:
+            raise UsageError(f"-n must be 0 or more, not {n_predict}")
+        if not prompt:
+            raise UsageError("the prompt is empty")
+        prompt_tokens = self.tokenize(prompt)
         if not prompt_tokens:
             raise UsageError("the prompt gives no tokens")
-        if len(prompt_tokens) + settings.n_predict > settings.n_ctx:
-            raise UsageError(f"{len(prompt_tokens)} prompt tokens + -n {settings.n_predict} do not fit in "
+        if len(prompt_tokens) + n_predict > settings.n_ctx:
+            raise UsageError(f"{len(prompt_tokens)} prompt tokens + -n {n_predict} do not fit in "
                              f"--ctx {settings.n_ctx}")
+        collector = Collector(self.ggml, self.k, self.weights, op_records.op_codes(), ops=settings.ops)
+        ctx = smpl = batch = None
+        try:
+            cparams = llama_cpp.llama_context_default_params()
+            cparams.n_ctx = settings.n_ctx
+            cparams.n_batch = cparams.n_ubatch = settings.n_batch
+            cparams.n_seq_max = 1
+            cparams.n_threads = cparams.n_threads_batch = settings.threads()
+            cparams.cb_eval = collector.callback
+            cparams.cb_eval_user_data = None
+            ctx = llama_cpp.llama_init_from_model(self.model, cparams)
+            if not ctx:
+                raise InputError(path, f"llama.cpp could not create a context: {_last_error()}")
+            smpl = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+            if settings.temp <= 0:
+                llama_cpp.llama_sampler_chain_add(smpl, llama_cpp.llama_sampler_init_greedy())
+            else:
+                llama_cpp.llama_sampler_chain_add(smpl, llama_cpp.llama_sampler_init_temp(settings.temp))
+                llama_cpp.llama_sampler_chain_add(smpl, llama_cpp.llama_sampler_init_dist(settings.seed))
+            batch = llama_cpp.llama_batch_init(settings.n_batch, 0, 1)
 
-        smpl = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
-        if settings.temp <= 0:
-            llama_cpp.llama_sampler_chain_add(smpl, llama_cpp.llama_sampler_init_greedy())
-        else:
-            llama_cpp.llama_sampler_chain_add(smpl, llama_cpp.llama_sampler_init_temp(settings.temp))
-            llama_cpp.llama_sampler_chain_add(smpl, llama_cpp.llama_sampler_init_dist(settings.seed))
-        batch = llama_cpp.llama_batch_init(settings.n_batch, 0, 1)
+            tokens: list[int] = []
+            pass_of_token: list[int] = []
+            pass_tokens: list[int] = []
 
-        tokens: list[int] = []
-        phases: list[int] = []
-        pass_of_token: list[int] = []
-        pass_tokens: list[int] = []
+            def evaluate(chunk: list[int], label: tuple[int, int]) -> None:
+                first = len(tokens)
+                _fill(batch, chunk, first)
+                collector.label = label
+                collector.begin_pass()
+                rc = llama_cpp.llama_decode(ctx, batch)
+                if collector.error is not None:
+                    raise collector.error
+                if rc != 0:
+                    raise InputError(path, f"llama_decode failed (code {rc}) at position {first}: {_last_error()}")
+                collector.finish_pass_names()
+                pass_tokens.append(len(chunk))
+                pass_of_token.extend([len(pass_tokens) - 1] * len(chunk))
+                tokens.extend(chunk)
 
-        def evaluate(chunk: list[int], label: tuple[int, int]) -> None:
-            first = len(tokens)
-            _fill(batch, chunk, first)
-            collector.label = label
-            n_before = len(collector.passes)
-            collector.begin_pass()
-            rc = llama_cpp.llama_decode(ctx, batch)
-            if collector.error is not None:
-                raise collector.error
-            if rc != 0:
-                raise InputError(path, f"llama_decode failed (code {rc}) at position {first}: {_last_error()}")
-            collector.finish_pass_names()
-            pass_tokens.append(len(chunk))
-            pass_of_token.extend([len(pass_tokens) - 1] * len(chunk))
-            tokens.extend(chunk)
+            started = time.perf_counter()
+            for start in range(0, len(prompt_tokens), settings.n_batch):
+                evaluate(prompt_tokens[start:start + settings.n_batch], (0, PROMPT))
+            phases = [PROMPT] * len(prompt_tokens)
+            stop = "length"
+            for step in range(n_predict):
+                token = llama_cpp.llama_sampler_sample(smpl, ctx, -1)
+                if llama_cpp.llama_vocab_is_eog(self.vocab, token):
+                    stop = "end-of-generation"
+                    break
+                evaluate([token], (step + 1, GENERATE))
+                phases.append(GENERATE)
+            seconds = time.perf_counter() - started
+            pieces = [_piece(llama_cpp, self.vocab, t) for t in tokens]
+        finally:
+            if batch is not None:
+                llama_cpp.llama_batch_free(batch)
+            if smpl is not None:
+                llama_cpp.llama_sampler_free(smpl)
+            if ctx is not None:
+                llama_cpp.llama_free(ctx)
 
-        started = time.perf_counter()
-        for start in range(0, len(prompt_tokens), settings.n_batch):
-            evaluate(prompt_tokens[start:start + settings.n_batch], (0, PROMPT))
-        phases = [PROMPT] * len(prompt_tokens)
-        stop = "length"
-        for step in range(settings.n_predict):
-            token = llama_cpp.llama_sampler_sample(smpl, ctx, -1)
-            if llama_cpp.llama_vocab_is_eog(vocab, token):
-                stop = "end-of-generation"
-                break
-            evaluate([token], (step + 1, GENERATE))
-            phases.append(GENERATE)
-        seconds = time.perf_counter() - started
-        pieces = [_piece(llama_cpp, vocab, t) for t in tokens]
-    finally:
-        if batch is not None:
-            llama_cpp.llama_batch_free(batch)
-        if smpl is not None:
-            llama_cpp.llama_sampler_free(smpl)
-        if ctx is not None:
-            llama_cpp.llama_free(ctx)
-        llama_cpp.llama_model_free(model)
+        k = self.k
+        moe_layers, weight_tensor, experts, route_w = _routing(path, collector, pass_tokens, k)
+        phase = np.array(phases, np.int8)
+        step_arr = np.full(len(tokens), -1, np.int32)
+        step_arr[phase == GENERATE] = np.arange(int((phase == GENERATE).sum()), dtype=np.int32)
+        n_tok, n_l = len(tokens), len(moe_layers)
+        facts = {
+            "capture": "llama-cpp-python",
+            "llama_cpp_python": getattr(llama_cpp, "__version__", "unknown"),
+            "ggml_version": self.ggml.version() or "unknown",
+            "llama_cpp_commit": self.ggml.commit() or "unknown",
+            "sampler": settings.sampler_tag(),
+            "seed": str(settings.seed),
+            "temp": f"{settings.temp:g}",
+            "threads": str(settings.threads()),
+            "n_ctx": str(settings.n_ctx),
+            "n_batch": str(settings.n_batch),
+            "stop": stop,
+        }
+        return Capture(
+            model_path=path, architecture=self.arch, n_layers=self.n_layers, n_experts=self.n_expert, k=k,
+            prompt=prompt, moe_layers=moe_layers, weight_tensor=weight_tensor,
+            position=np.arange(n_tok, dtype=np.int64), token_id=np.array(tokens, np.int64),
+            piece=[p.decode("utf-8", "replace") for p in pieces], phase=phase, step=step_arr,
+            pass_id=np.array(pass_of_token, np.int32),
+            route_position=np.repeat(np.arange(n_tok, dtype=np.int64), n_l * k),
+            route_layer=np.tile(np.repeat(np.array(moe_layers, np.int32), k), n_tok),
+            route_rank=np.tile(np.arange(k, dtype=np.int16), n_tok * n_l),
+            route_expert=experts.reshape(-1), route_weight=route_w.reshape(-1),
+            pass_tokens=pass_tokens,
+            records=op_records.to_records(collector.records) if settings.ops else None,
+            stop_reason=stop, seconds=seconds, facts=facts,
+        )
 
-    moe_layers, weight_tensor, experts, route_w = _routing(path, collector, pass_tokens, k)
-    phase = np.array(phases, np.int8)
-    step_arr = np.full(len(tokens), -1, np.int32)
-    step_arr[phase == GENERATE] = np.arange(int((phase == GENERATE).sum()), dtype=np.int32)
-    n_tok, n_l = len(tokens), len(moe_layers)
-    facts = {
-        "capture": "llama-cpp-python",
-        "llama_cpp_python": getattr(llama_cpp, "__version__", "unknown"),
-        "ggml_version": ggml.version() or "unknown",
-        "llama_cpp_commit": ggml.commit() or "unknown",
-        "sampler": settings.sampler_tag(),
-        "seed": str(settings.seed),
-        "temp": f"{settings.temp:g}",
-        "threads": str(settings.threads()),
-        "n_ctx": str(settings.n_ctx),
-        "n_batch": str(settings.n_batch),
-        "stop": stop,
-    }
-    return Capture(
-        model_path=path, architecture=arch, n_layers=n_layers, n_experts=n_expert, k=k, prompt=prompt,
-        moe_layers=moe_layers, weight_tensor=weight_tensor,
-        position=np.arange(n_tok, dtype=np.int64), token_id=np.array(tokens, np.int64),
-        piece=[p.decode("utf-8", "replace") for p in pieces], phase=phase, step=step_arr,
-        pass_id=np.array(pass_of_token, np.int32),
-        route_position=np.repeat(np.arange(n_tok, dtype=np.int64), n_l * k),
-        route_layer=np.tile(np.repeat(np.array(moe_layers, np.int32), k), n_tok),
-        route_rank=np.tile(np.arange(k, dtype=np.int16), n_tok * n_l),
-        route_expert=experts.reshape(-1), route_weight=route_w.reshape(-1),
-        pass_tokens=pass_tokens,
-        records=op_records.to_records(collector.records) if settings.ops else None,
-        stop_reason=stop, seconds=seconds, facts=facts,
-    )
+
+def capture(model_path: str | os.PathLike, prompt: str, settings: CaptureSettings | None = None) -> Capture:
+    """Run ``prompt`` through the model and return everything captured (see the module doc)."""
+    with CaptureSession(model_path, settings) as session:
+        return session.run(prompt)
 
 
 def _routing(path: Path, collector: Collector, pass_tokens: list[int], k: int):
