@@ -56,8 +56,10 @@ def sniff(head: bytes) -> dict[str, float]:
     if lines[0].replace(" ", "") == PHASED_HEADER:
         return {FORMAT_PHASED: 1.0}
     parsed = [_int_fields(ln) for ln in lines]
-    if any(p is None for p in parsed) or len({len(p) for p in parsed}) != 1:
+    if parsed[0] is None:
         return {}
+    # a bad line further down still names the format, so that the decoder can say where it is
+    parsed = [p for p in parsed if p is not None and len(p) == len(parsed[0])]
     width = len(parsed[0])
     if width == 2 and all(p[0] >= 0 and p[1] >= 0 for p in parsed):
         return {FORMAT: 0.6}
