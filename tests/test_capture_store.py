@@ -115,7 +115,8 @@ def test_recapture_with_the_same_seed_is_the_same_run(cli, db_path, model):
 
 
 def test_every_view_answers_for_a_captured_run(cli, db_path, model):
-    run_id = _capture(cli, model, "--prompt", PROMPT_20, "-n", "5")
+    run_id = _capture(cli, model, "--prompt", PROMPT_20, "-n", "5", "--domain", "code")
+    _capture(cli, model, "--prompt", "Another prompt", "-n", "5", "--domain", "math")  # a pair to compare
     empty = []
     with open_store(db_path, read_only=True) as store:
         for d in definitions("v1"):
@@ -129,9 +130,8 @@ def test_every_view_answers_for_a_captured_run(cli, db_path, model):
                 n = store.con.execute(f"select count(*) from {d.qualified}").fetchone()[0]
             if n == 0:
                 empty.append(d.name)
-    # a single run has no pair to compare and a one-domain model no specialisation to compare
-    # across; the layout of the tiny model has no overlaps or gaps
-    allowed_empty = {"run_similarity", "layout_overlaps", "layout_gaps"}
+    # the tiny model's layout has no overlaps or gaps
+    allowed_empty = {"layout_overlaps", "layout_gaps"}
     assert set(empty) <= allowed_empty, empty
 
 
@@ -154,7 +154,9 @@ def test_trace_out_files_read_back_by_the_importers(cli, db_path, model, tmp_pat
     # the interchange file holds every token's routing, read back losslessly
     from warehouse.ingest.routing import read_routing_file
 
-    [routes] = read_routing_file(None, out_dir / "routes.csv")
+    # (format named: the routing branch's CSV writer quotes the header, which its sniffer does not
+    # recognise yet)
+    [routes] = read_routing_file(None, out_dir / "routes.csv", fmt="routes-csv")
     stored = _rows(db_path, "select position, layer_id, rank, expert_id, weight from v1.token_routes "
                             "where run_id = ? order by 1, 2, 3", [run_id])
     r = routes.sorted()
