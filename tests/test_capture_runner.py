@@ -130,3 +130,19 @@ def test_dense_model_is_refused_naming_what_was_looked_for(tmp_path):
     text = str(err.value)
     assert "not a mixture-of-experts model" in text
     assert "llama.expert_count" in text and "ffn_*_exps.weight" in text
+
+
+def test_op_records_of_reused_graphs_equal_freshly_built_ones(tiny, monkeypatch):
+    reused = run(tiny, "hello", n_predict=6)
+    assert reused.reused_passes >= 4  # llama.cpp reuses the one-token decode graph
+    assert np.all(np.diff(reused.records["timestamp_ns"].astype(np.int64)) >= 0)
+    monkeypatch.setenv("LLAMA_GRAPH_REUSE_DISABLE", "1")
+    built = run(tiny, "hello", n_predict=6)
+    assert built.reused_passes == 0
+    a, b = reused.records.copy(), built.records.copy()
+    assert len(a) == len(b)
+    for rec in (a, b):
+        rec["timestamp_ns"] = 0
+        rec["sources"]["tensor_ptr"] = 0  # buffers are allocated anew per context
+        rec["sources"]["disk_offset_or_buffer_id"][rec["sources"]["memory_source"] == 1] = 0
+    assert a.tobytes() == b.tobytes()

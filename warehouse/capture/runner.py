@@ -86,6 +86,7 @@ class Capture:
     pass_tokens: list[int]  # tokens evaluated per pass
     records: np.ndarray | None  # RECORD_DTYPE op records, None without ops
     stop_reason: str  # "length" or "end-of-generation"
+    reused_passes: int  # passes on a graph llama.cpp reused (op records from the previous build)
     seconds: float  # wall time of prompt processing plus generation
     facts: dict[str, str] = field(default_factory=dict)  # llama.cpp version, settings, threads
 
@@ -257,6 +258,7 @@ class CaptureSession:
             ctx = llama_cpp.llama_init_from_model(self.model, cparams)
             if not ctx:
                 raise InputError(path, f"llama.cpp could not create a context: {_last_error()}")
+            collector.reuse_count = lambda: llama_cpp.llama_perf_context(ctx).n_reused
             smpl = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
             if settings.temp <= 0:
                 llama_cpp.llama_sampler_chain_add(smpl, llama_cpp.llama_sampler_init_greedy())
@@ -279,7 +281,7 @@ class CaptureSession:
                     raise collector.error
                 if rc != 0:
                     raise InputError(path, f"llama_decode failed (code {rc}) at position {first}: {_last_error()}")
-                collector.finish_pass_names()
+                collector.end_pass()
                 pass_tokens.append(len(chunk))
                 pass_of_token.extend([len(pass_tokens) - 1] * len(chunk))
                 tokens.extend(chunk)
@@ -337,7 +339,7 @@ class CaptureSession:
             route_expert=experts.reshape(-1), route_weight=route_w.reshape(-1),
             pass_tokens=pass_tokens,
             records=op_records.to_records(collector.records) if settings.ops else None,
-            stop_reason=stop, seconds=seconds, facts=facts,
+            stop_reason=stop, reused_passes=collector.reused_passes, seconds=seconds, facts=facts,
         )
 
 
