@@ -46,7 +46,7 @@ def to_records(collected: list[tuple]) -> np.ndarray:
     counts = np.array([min(len(s), MAX_SOURCES) for s in sources], np.int64)
     rec["num_sources"] = counts
     rows = np.repeat(np.arange(n), counts)
-    slots = np.concatenate([np.arange(c) for c in counts]) if len(rows) else np.zeros(0, np.int64)
+    slots = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
     flat = [src for s in sources for src in s[:MAX_SOURCES]]
     if flat:
         sname, ptr, size, slayer, ms, value, idx = zip(*flat, strict=True)
