@@ -239,3 +239,22 @@ def test_without_llama_cpp_python_says_how_to_install(tmp_path, model):
     assert "pip install 'moe-trace-warehouse[capture]'" in done.stderr
     assert done.stderr.startswith("moewh: error:") and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_architecture_llama_cpp_does_not_know_is_refused_with_its_reason(cli, db_path, tmp_path):
+    from gguf import GGUFWriter
+
+    path = tmp_path / "mymoe.gguf"
+    w = GGUFWriter(path, "mymoe")  # MoE by its metadata and tensors, unknown to llama.cpp
+    w.add_block_count(1)
+    w.add_expert_count(4)
+    w.add_expert_used_count(2)
+    w.add_tensor("blk.0.ffn_up_exps.weight", np.zeros((4, 8, 8), np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    code, out, err = cli("capture", str(path), "--prompt", "a")
+    assert code == 2
+    assert err.startswith(f"moewh: error: {path}: llama.cpp could not load the model: ")
+    assert "unknown model architecture: 'mymoe'" in err and len(err.strip().splitlines()) == 1

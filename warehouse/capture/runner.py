@@ -139,9 +139,16 @@ def _quiet_logs(llama_cpp) -> None:
 
 
 def _last_error() -> str:
+    """The most telling line of llama.cpp's log since the last ``_clear_log``: its first error
+    (``error loading model: unknown model architecture: ...``), not the generic last one."""
     lines = [line.strip() for line in _LOG_LINES if line.strip()]
-    errors = [line for line in lines if "error" in line.lower() or "failed" in line.lower()]
-    return (errors or lines or ["no message"])[-1]
+    errors = [line for line in lines if "error" in line.lower()] or \
+             [line for line in lines if "failed" in line.lower()]
+    return (errors or lines or ["no message"])[0]
+
+
+def _clear_log() -> None:
+    _LOG_LINES.clear()
 
 
 def check_moe(path: Path):
@@ -212,6 +219,7 @@ class CaptureSession:
         llama_cpp.llama_backend_init()
         self.ggml = Ggml()
         mparams = llama_cpp.llama_model_default_params()
+        _clear_log()
         self.model = llama_cpp.llama_model_load_from_file(str(path).encode(), mparams)
         if not self.model:
             raise InputError(path, f"llama.cpp could not load the model: {_last_error()}")
@@ -255,6 +263,7 @@ class CaptureSession:
             cparams.n_threads = cparams.n_threads_batch = settings.threads()
             cparams.cb_eval = collector.callback
             cparams.cb_eval_user_data = None
+            _clear_log()
             ctx = llama_cpp.llama_init_from_model(self.model, cparams)
             if not ctx:
                 raise InputError(path, f"llama.cpp could not create a context: {_last_error()}")
@@ -276,6 +285,7 @@ class CaptureSession:
                 _fill(batch, chunk, first)
                 collector.label = label
                 collector.begin_pass()
+                _clear_log()
                 rc = llama_cpp.llama_decode(ctx, batch)
                 if collector.error is not None:
                     raise collector.error

@@ -56,6 +56,7 @@ def capture_cmd(
     and settings, so the same capture again (same seed) is the same run. Needs the extra:
     pip install 'moe-trace-warehouse[capture]'.
 
+    \b
     Examples:
       moewh capture model.gguf --prompt "def quicksort(xs):" -n 64 --domain code
       moewh capture model.gguf --prompts prompts.json --trace-out runs/ --tag gpu=none
