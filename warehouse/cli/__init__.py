@@ -6,6 +6,7 @@ from . import (  # noqa: F401  (each module registers its commands)
     lake_cmds,
     layout_cmds,
     query_cmds,
+    runs_cmds,
     settings_cmds,
     trace_cmds,
     views_cmds,

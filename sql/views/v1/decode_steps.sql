@@ -7,6 +7,7 @@
 -- batch of tokens is one step too, carrying the selections of the batch's first token (all
 -- the tracer records); filter on phase = 'GENERATE' to leave prompt processing out.
 --
+-- @grain run_id, step
 -- @column run_id          Run (v1.runs.run_id).
 -- @column step            Index of the decode step within the run, from 0, in pass order.
 -- @column pass_id         Pass of this step (v1.passes.pass_id).

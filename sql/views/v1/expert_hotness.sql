@@ -8,6 +8,7 @@
 -- v1.run_shape). Expert ids outside the model's grid (flagged by v1.trace_quality) are left
 -- out. Ties in rank_in_layer go to the lower expert id, so ranks are 1..n_experts.
 --
+-- @grain run_id, layer_id, expert_id
 -- @column run_id         Run (v1.runs.run_id).
 -- @column layer_id       Block index.
 -- @column expert_id      Expert index within the layer.

@@ -7,6 +7,7 @@
 -- model_fraction divides total_bytes by the model's weight bytes (v1.models.weight_bytes).
 -- For a run without a model the byte columns are NULL: without a layout no byte is known.
 --
+-- @grain run_id, pass_id
 -- @column run_id          Run (v1.runs.run_id).
 -- @column pass_id         Pass (v1.passes.pass_id).
 -- @column step            Decode step (v1.decode_steps.step).
