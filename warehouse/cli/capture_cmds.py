@@ -23,7 +23,7 @@ def _bar(i: int, n: int, label: str) -> None:
 @app.command("capture")
 def capture_cmd(
     model: Path = typer.Argument(..., metavar="MODEL.gguf", help="A mixture-of-experts GGUF llama.cpp can run."),
-    prompt: str = typer.Option(None, "--prompt", "-p", metavar="TEXT", help="One prompt: one run."),
+    prompt: str = typer.Option(None, "--prompt", metavar="TEXT", help="One prompt: one run."),
     prompts: Path = typer.Option(None, "--prompts", metavar="FILE.json",
                                  help="The old pipeline's prompts.json ({experiment_name, prompts: [{id, domain, "
                                       "prompt, n_predict}]}): one run per prompt, named by its id."),
