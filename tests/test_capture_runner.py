@@ -56,7 +56,7 @@ def test_greedy_generation_follows_the_output_head(tiny):
         expected.append(t)
     assert c.token_id[2:].tolist() == expected
     assert c.generated_text == bytes(expected).decode()
-    assert c.step.tolist() == [-1, -1, 0, 1, 2, 3, 4]
+    assert c.step.tolist() == [-1, -1, 1, 2, 3, 4, 5]  # decode steps: the prompt pass is step 0
     assert c.pass_id.tolist() == [0, 0, 1, 2, 3, 4, 5]
     assert c.pass_tokens == [2, 1, 1, 1, 1, 1]
     assert c.piece[:2] == ["a", "b"]

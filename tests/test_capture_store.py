@@ -47,8 +47,13 @@ def test_stored_routes_equal_the_closed_form(cli, db_path, model):
     assert [t[1] for t in toks[:20]] == list(PROMPT_20.encode())
     assert "".join(t[2] for t in toks[:20]) == PROMPT_20
     assert [t[3] for t in toks] == ["prompt"] * 20 + ["generate"] * 4
-    assert [t[4] for t in toks] == [None] * 20 + [0, 1, 2, 3]
+    assert [t[4] for t in toks] == [None] * 20 + [1, 2, 3, 4]
     assert [t[5] for t in toks] == [0] * 20 + [1, 2, 3, 4]
+    # step means what v1.decode_steps says (the prompt pass is step 0)
+    steps = _rows(db_path, "select t.position, d.step from v1.tokens t join v1.decode_steps d "
+                           "on d.run_id = t.run_id and d.pass_id = t.pass_id where t.run_id = ? and "
+                           "t.phase = 'generate' order by 1", [run_id])
+    assert [s for _, s in steps] == [t[4] for t in toks[20:]]
     routes = _rows(db_path, "select position, layer_id, rank, expert_id, weight from v1.token_routes "
                             "where run_id = ? order by position, layer_id, rank", [run_id])
     truth = model.expected_routing([t[1] for t in toks])

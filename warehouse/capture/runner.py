@@ -75,7 +75,9 @@ class Capture:
     token_id: np.ndarray
     piece: list[str]
     phase: np.ndarray  # int8, PROMPT / GENERATE
-    step: np.ndarray  # int32: generated tokens 0, 1, ...; -1 for prompt tokens
+    # int32: a generated token's decode step as v1.decode_steps numbers the run's passes (every
+    # pass is one, the prompt batches first, so it equals pass_id); -1 for prompt tokens
+    step: np.ndarray
     pass_id: np.ndarray  # int32: graph evaluation that routed the token
     # routing, one row per token, MoE layer and rank, ordered by position, layer, rank
     route_position: np.ndarray
@@ -321,8 +323,8 @@ class CaptureSession:
         k = self.k
         moe_layers, weight_tensor, experts, route_w = _routing(path, collector, pass_tokens, k)
         phase = np.array(phases, np.int8)
-        step_arr = np.full(len(tokens), -1, np.int32)
-        step_arr[phase == GENERATE] = np.arange(int((phase == GENERATE).sum()), dtype=np.int32)
+        pass_arr = np.array(pass_of_token, np.int32)
+        step_arr = np.where(phase == GENERATE, pass_arr, -1).astype(np.int32)
         n_tok, n_l = len(tokens), len(moe_layers)
         facts = {
             "capture": "llama-cpp-python",
@@ -342,7 +344,7 @@ class CaptureSession:
             prompt=prompt, moe_layers=moe_layers, weight_tensor=weight_tensor,
             position=np.arange(n_tok, dtype=np.int64), token_id=np.array(tokens, np.int64),
             piece=[p.decode("utf-8", "replace") for p in pieces], phase=phase, step=step_arr,
-            pass_id=np.array(pass_of_token, np.int32),
+            pass_id=pass_arr,
             route_position=np.repeat(np.arange(n_tok, dtype=np.int64), n_l * k),
             route_layer=np.tile(np.repeat(np.array(moe_layers, np.int32), k), n_tok),
             route_rank=np.tile(np.arange(k, dtype=np.int16), n_tok * n_l),
