@@ -21,7 +21,10 @@ With ``ops=True`` each node that does work (not a view, reshape, permute or tran
 becomes an op record as the 1024-byte tracer writes it: op, output name, layer (of the weight
 it reads), up to four sources with name, data pointer, size, layer, DISK (a model weight: the
 GGUF file offset from the layout) or BUFFER (the backend buffer), and for MUL_MAT_ID / ADD_ID
-the first token's ids.
+the first token's ids. Nodes are read one by one only when llama.cpp builds a graph; when it
+reuses the previous one (``n_reused`` of its perf counters grows: same nodes, sources and
+buffers, as for nearly every one-token decode step), the pass replays the built graph's nodes
+by pointer, checking each, and its records are the built ones with new times, labels and ids.
 """
 
 from __future__ import annotations
@@ -80,7 +83,6 @@ class Collector:
         self.op_code_of = op_code_of  # op name -> code in the trace's op table
         self.ops = ops
         self.passes: list[PassRouting] = []
-        self.records: list[tuple] = []
         self.label = (0, 0)  # (token counter, phase 0 prompt / 1 generate)
         self.error: BaseException | None = None
         self._weight_names: set[bytes] | None = None  # learnt from the first pass
@@ -95,12 +97,20 @@ class Collector:
         self._pass_recorded = True
         self.reuse_count = None  # set by the runner: the context's count of reused graphs
         self._reuse_seen = 0
-        self.reused_passes = 0  # passes whose records came from the reused graph's template
-        self._pass_rows: list[tuple] = []  # this pass's records: (ts, layer, op, name, sources, id layer)
-        self._template: list[tuple] | None = None  # the last built graph's records, keyed by node
-        self._building: list[tuple] = []
+        self.reused_passes = 0  # passes run on a graph llama.cpp reused
+        # A built graph's nodes [ptr, name, recorded] and op records (layer, op, name, sources,
+        # id layer); a reused graph is the same nodes, so its pass replays them.
+        self._nodes: list[list] = []
+        self._rows: list[tuple] = []
+        self._row_ts: list[int] = []
+        self._tpl_nodes: list[list] | None = None
+        self._tpl_key = -1
+        self._templates: dict[int, list[tuple]] = {}
         self._tpl_mode = False
-        self._tpl_ts: list[int] = []
+        self._tpl_i = 0
+        self._tpl_broken = False
+        # op records per pass: (template key, timestamps, token, phase, first-token ids by layer)
+        self._blocks: list[tuple] = []
         self._thread = threading.get_native_id() & 0xFFFF
         self.callback = llama_cpp.ggml_backend_sched_eval_callback(self._callback)
 
@@ -108,43 +118,58 @@ class Collector:
 
     def _callback(self, ptr, ask, _user):
         try:
-            t = GgmlTensor.from_address(ptr)
-            if ask:
-                return self._ask(ptr, t)
-            self._read(ptr, t)
-            return True
+            if not ask:
+                self._read(ptr, GgmlTensor.from_address(ptr))
+                return True
+            if self._pass_open is False:
+                self._open_pass(ptr)
+            if self._tpl_mode:
+                return self._ask_reused(ptr)
+            return self._ask(ptr, GgmlTensor.from_address(ptr))
         except BaseException as exc:  # an exception must not cross into C; re-raised after decode
             if self.error is None:
                 self.error = exc
             return False if not ask else True
 
+    def _open_pass(self, ptr: int) -> None:
+        self.ggml.check_layout(ptr, GgmlTensor.from_address(ptr))
+        self._pass_open = True
+        n = self.reuse_count() if self.reuse_count is not None else 0
+        # llama.cpp reused the previous graph: the same nodes, sources and buffers.
+        self._tpl_mode = n > self._reuse_seen and self._tpl_nodes is not None
+        self._reuse_seen = n
+
     def _ask(self, ptr: int, t: GgmlTensor) -> bool:
         name = t.name
-        if self._pass_open is False:
-            self.ggml.check_layout(ptr, t)
-            self._pass_open = True
-            if self.ops:
-                n = self.reuse_count() if self.reuse_count is not None else 0
-                # llama.cpp reused the previous graph: the same nodes, sources and buffers, so
-                # the records are the last built graph's, with new times, labels and ids.
-                self._tpl_mode = n > self._reuse_seen and self._template is not None
-                self._reuse_seen = n
+        node = [ptr, name, False]
+        self._nodes.append(node)
         if self.ops:
-            if self._tpl_mode:
-                i = len(self._tpl_ts)
-                if i < len(self._template) and self._template[i][0] == ptr:
-                    self._tpl_ts.append(time.monotonic_ns())
-            else:
-                op = self.ggml.op_name(t.op)
-                if op not in EMPTY_OPS:
-                    if not self._pass_recorded:
-                        # The old tracer's pass marker (see records.py): newer llama.cpp names the
-                        # token-embedding lookup "embd"; inp_embd is its unused vector-input twin.
-                        self._pass_recorded = True
-                        if op == "GET_ROWS":
-                            name = PASS_START_DST
-                    self._record(ptr, t, name, op)
-                    name = t.name
+            op = self.ggml.op_name(t.op)
+            if op not in EMPTY_OPS:
+                dst = name
+                if not self._pass_recorded:
+                    # The old tracer's pass marker (see records.py): newer llama.cpp names the
+                    # token-embedding lookup "embd"; inp_embd is its unused vector-input twin.
+                    self._pass_recorded = True
+                    if op == "GET_ROWS":
+                        dst = PASS_START_DST
+                self._record(t, dst, op)
+                node[2] = True
+        return self._need(ptr, name)
+
+    def _ask_reused(self, ptr: int) -> bool:
+        i = self._tpl_i
+        nodes = self._tpl_nodes
+        if i >= len(nodes) or nodes[i][0] != ptr:
+            self._tpl_broken = True
+            return self._need(ptr, GgmlTensor.from_address(ptr).name)
+        self._tpl_i = i + 1
+        node = nodes[i]
+        if node[2]:
+            self._row_ts.append(time.monotonic_ns())
+        return self._need(ptr, node[1])
+
+    def _need(self, ptr: int, name: bytes) -> bool:
         kind, layer = self._kind(name)
         if kind == _TOPK:
             self._topk_ptr[layer] = ptr
@@ -176,27 +201,56 @@ class Collector:
         self._topk_ptr = {}
         self._pass_open = False
         self._pass_recorded = False
-        self._pass_rows, self._building, self._tpl_ts, self._tpl_mode = [], [], [], False
+        self._nodes, self._rows, self._row_ts = [], [], []
+        self._tpl_mode, self._tpl_i, self._tpl_broken = False, 0, False
 
     def end_pass(self) -> None:
-        """Called after each llama_decode: label the pass's records and fill their expert ids."""
+        """Called after each llama_decode: keep the pass's op records with its labels and ids."""
         self._finish_pass_names()
-        if not self.ops:
-            return
         if self._tpl_mode:
             self.reused_passes += 1
-            if len(self._tpl_ts) != len(self._template):
-                raise RuntimeError(f"a reused graph ran {len(self._tpl_ts)} of the {len(self._template)} "
-                                   "recorded operations")
-            rows = [(ts, *entry[1:]) for ts, entry in zip(self._tpl_ts, self._template, strict=True)]
+            if self._tpl_broken or self._tpl_i != len(self._tpl_nodes):
+                raise RuntimeError(f"llama.cpp reused a graph, but {self._tpl_i} of its {len(self._tpl_nodes)} "
+                                   "nodes ran as recorded")
         else:
-            rows = self._pass_rows
-            self._template = self._building
-        token, phase = self.label
-        thread, ids = self._thread, self._ids_first
-        self.records.extend((ts, token, layer, thread, op, phase, name, sources,
-                             None if id_layer is None else ids.get(id_layer))
-                            for ts, layer, op, name, sources, id_layer in rows)
+            self._tpl_nodes = self._nodes
+            if self.ops:
+                self._tpl_key += 1
+                self._templates[self._tpl_key] = self._rows
+        if self.ops:
+            token, phase = self.label
+            self._blocks.append((self._tpl_key, self._row_ts, token, phase, dict(self._ids_first)))
+
+    def record_array(self) -> np.ndarray:
+        """Every pass's op records as one ``RECORD_DTYPE`` array, in execution order."""
+        from .records import to_records
+
+        built: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        parts = []
+        for key, ts, token, phase, ids in self._blocks:
+            if key not in built:
+                rows = self._templates[key]
+                base = to_records([(1, 0, layer, self._thread, op, 0, name, sources, None)
+                                   for layer, op, name, sources, _ in rows])
+                id_layers = np.array([-1 if r[4] is None else r[4] for r in rows], np.int64)
+                built[key] = base, id_layers
+            base, id_layers = built[key]
+            a = base.copy()
+            if len(ts) != len(a):
+                raise RuntimeError(f"a pass has {len(ts)} timestamps for {len(a)} records")
+            a["timestamp_ns"] = np.maximum(np.array(ts, np.uint64), 1)
+            a["token_id"] = token
+            a["phase"] = phase
+            for layer in np.unique(id_layers[id_layers >= 0]).tolist():
+                got = ids.get(layer)
+                if got is not None:
+                    sel = id_layers == layer
+                    a["expert_ids"][sel, :len(got)] = got
+                    a["num_experts"][sel] = len(got)
+            parts.append(a)
+        from ..formats.trace.records import RECORD_DTYPE
+
+        return np.concatenate(parts) if parts else np.zeros(0, RECORD_DTYPE)
 
     def _read(self, ptr: int, t: GgmlTensor) -> None:
         if not self.passes:
@@ -271,7 +325,7 @@ class Collector:
         self._pass_src[sp] = src
         return src
 
-    def _record(self, ptr: int, t: GgmlTensor, name: bytes, op: str) -> None:
+    def _record(self, t: GgmlTensor, name: bytes, op: str) -> None:
         sources = []
         for sp in t.src:
             if not sp:
@@ -283,6 +337,5 @@ class Collector:
                     break
         layer = next((s[3] for s in sources if s[4] == 0 and s[3] != NO_LAYER), NO_LAYER)
         id_layer = self._name_layer(name)[1] if op in EXPERT_ID_OPS else None
-        row = (time.monotonic_ns(), layer, self.op_code_of.get(op, 255), name, sources, id_layer)
-        self._pass_rows.append(row)
-        self._building.append((ptr, *row[1:]))
+        self._row_ts.append(time.monotonic_ns())
+        self._rows.append((layer, self.op_code_of.get(op, 255), name, sources, id_layer))

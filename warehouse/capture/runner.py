@@ -350,7 +350,7 @@ class CaptureSession:
             route_rank=np.tile(np.arange(k, dtype=np.int16), n_tok * n_l),
             route_expert=experts.reshape(-1), route_weight=route_w.reshape(-1),
             pass_tokens=pass_tokens,
-            records=op_records.to_records(collector.records) if settings.ops else None,
+            records=collector.record_array() if settings.ops else None,
             stop_reason=stop, reused_passes=collector.reused_passes, seconds=seconds, facts=facts,
         )
 
