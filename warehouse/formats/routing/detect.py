@@ -77,7 +77,11 @@ def detect(path: Path, fmt: str | None = None) -> str:
         return fmt
     if not path.is_file():
         raise RoutingInputError(path, None, "no such file")
-    found = scores(path)
+    return choose(path, scores(path))
+
+
+def choose(path: Path, found: dict[str, float]) -> str:
+    """The best-scoring format; none, or a tie at the top, is refused."""
     if not found:
         raise RoutingInputError(path, "byte offset 0", "not a routing format this build reads (see --format: "
                                 f"{', '.join(FORMATS)})")
@@ -116,7 +120,7 @@ def read(path: Path, fmt: str | None = None, *, experts_used: int | None = None,
 def _arrays(path: Path) -> dict[str, np.ndarray]:
     with open(path, "rb") as f:
         head = f.read(16)
-    if safetensors.sniff(head + b"{" * 0) and not head.startswith((b"PK", b"\x93NUMPY")):
+    if safetensors.sniff(head) and not head.startswith((b"PK", b"\x93NUMPY")):
         return safetensors.load(path)
     try:
         loaded = np.load(path, allow_pickle=False)

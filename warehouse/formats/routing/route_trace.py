@@ -43,7 +43,7 @@ _LAYER_RE = re.compile(r"^# layer=(?P<layer>\d+) expert_bytes=(?P<eb>\d+) dense_
 
 
 def sniff(head: bytes) -> float:
-    return 1.0 if head.startswith(MAGIC) else 0.0
+    return 1.0 if head.startswith(b"# route_trace") else 0.0  # any version: the decoder names it
 
 
 def _preamble(path: Path, data: bytes) -> tuple[dict, list[tuple[int, int, int]], int]:
