@@ -41,7 +41,7 @@ SCHEMA = pa.schema([("run", pa.string()), ("position", pa.int64()), ("phase", pa
 def sniff(head: bytes) -> dict[str, float]:
     if head.startswith(b"PAR1"):
         return {FORMAT_PARQUET: 0.5}  # confirmed by the schema when read
-    first = head.split(b"\n", 1)[0].strip().decode("utf-8", errors="replace")
+    first = head.split(b"\n", 1)[0].strip().decode("utf-8", errors="replace").replace('"', "")
     if first.startswith(HEADER_PREFIX):
         return {FORMAT_CSV: 1.0}
     return {}
@@ -57,7 +57,7 @@ def read(path: Path, fmt: str) -> list[Routes]:
         first_line = None
     else:
         data = path.read_bytes()
-        header = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip().split(",")
+        header = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip().replace('"', "").split(",")
         types = {f.name: f.type for f in SCHEMA if f.name in header}
         table = read_table(path, data, 0, None, types, 1)
         first_line = 2
@@ -153,7 +153,10 @@ def write(table: pa.Table, path: Path) -> None:
     if path.suffix.lower() == ".parquet":
         pq.write_table(table, path)
     else:
-        pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))
+        # a bare header line, as documented; values quoted where needed
+        with open(path, "wb") as f:
+            f.write((",".join(table.column_names) + "\n").encode())
+            pacsv.write_csv(table, f, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
 
 
 def phase_label(phase: np.ndarray) -> list[str]:
