@@ -397,3 +397,42 @@ def test_same_routing_again_changes_nothing(warehouse, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "already ingested as run" in out  # the same routes as the phased fork variant
     assert snapshot(copy, ("runs", "token_routes"), "main") == snapshot(db, ("runs", "token_routes"), "main")
+
+
+def test_capture_attaches_token_routes_to_a_traced_run(tmp_path):
+    """The capture path: a run with passes gets its own token routes (every token of a batch);
+    v1.token_routes shows those instead of one token per pass, decode steps stay the passes'."""
+    import numpy as np
+
+    from warehouse.db.store import open_store
+    from warehouse.formats.routing.routes import GENERATE, PROMPT, Routes, Tokens
+    from warehouse.ingest.routing import ingest_routes
+    from warehouse.ingest.traces import ingest_trace
+    from warehouse.synth import generate_run
+
+    truth = generate_run(tmp_path / "t.bin", domain="math", n_steps=3, seed=5, warmup=False, prompt_tokens=4)
+    db = tmp_path / "w.duckdb"
+    with open_store(db) as store, store.transaction() as con:
+        run_id = ingest_trace(con, tmp_path / "t.bin", experts_used=truth.k).run_id
+    steps_before = query(str(db), "select * from v1.decode_steps where run_id = ? order by step", [run_id])
+    n_tokens = 4 + 3
+    pos = np.repeat(np.arange(n_tokens), 2)
+    routes = Routes.from_columns(
+        {"position": pos, "phase": np.where(pos >= 4, GENERATE, PROMPT), "step": np.where(pos >= 4, pos - 3, -1),
+         "pass_id": np.where(pos >= 4, pos - 3, 0), "layer_id": np.zeros(len(pos)), "rank": np.tile([0, 1], n_tokens),
+         "expert_id": (pos * 3 + np.tile([0, 1], n_tokens)) % 32, "weight": np.full(len(pos), 0.5)},
+        "capture", tokens=Tokens(np.arange(n_tokens), 1000 + np.arange(n_tokens), (np.arange(n_tokens) >= 4) * 1,
+                                 np.where(np.arange(n_tokens) >= 4, np.arange(n_tokens) - 3, -1),
+                                 np.where(np.arange(n_tokens) >= 4, np.arange(n_tokens) - 3, 0),
+                                 [f"t{i}" for i in range(n_tokens)]))
+    with open_store(db) as store, store.transaction() as con:
+        ingest_routes(con, routes, attach_to=run_id)
+    got = query(str(db), "select position, rank, expert_id, weight from v1.token_routes where run_id = ? "
+                         "order by position, rank", [run_id])
+    assert [(r["position"], r["rank"], r["expert_id"]) for r in got] == [
+        (int(p), int(r), int(e)) for p, r, e in zip(routes.position, routes.rank, routes.expert_id, strict=True)]
+    assert {r["weight"] for r in got} == {0.5}
+    pieces = query(str(db), "select piece from v1.tokens where run_id = ? order by position", [run_id])
+    assert [p["piece"] for p in pieces] == [f"t{i}" for i in range(n_tokens)]
+    assert query(str(db), "select * from v1.decode_steps where run_id = ? order by step", [run_id]) == steps_before
+    assert query(str(db), "select count(*) as n from runs")[0]["n"] == 1
