@@ -46,6 +46,7 @@ def test_detection_names_every_fixture():
         "route_trace.csv": "route-trace-v1", "moe_trace.csv": "llama-moe-trace",
         "moe_trace_phased.csv": "llama-moe-trace-phased", "moe_trace_pos.csv": "llama-moe-trace-pos",
         "sglang_per_token.pt": "sglang-expert-distribution", "sglang_stat.pt": "sglang-expert-distribution",
+        "sglang_per_pass.pt": "sglang-expert-distribution",
         "sglang_counts.csv": "sglang-count-csv", "vllm_response.json": "vllm-routed-experts",
         "vllm_routes.npz": "vllm-routed-experts-npz", "vllm_single.npy": "vllm-routed-experts-npz",
         "hf_router_logits.safetensors": "hf-router-logits", "hf_router_logits.npz": "hf-router-logits",
@@ -172,7 +173,7 @@ def _counts():
     return c
 
 
-@pytest.mark.parametrize("name", ["sglang_stat.pt", "sglang_counts.csv"])
+@pytest.mark.parametrize("name", ["sglang_stat.pt", "sglang_per_pass.pt", "sglang_counts.csv"])
 def test_sglang_counts(name):
     (r,) = detect.read(DATA / name, force_restricted=True)
     assert len(r) == 0
@@ -217,7 +218,7 @@ def test_vllm_response_npz_and_single_layout():
     cached_prompt = truth_rows(range(1, P))  # position 0 was prefix-cached (-1)
     generated = truth_rows(range(P, P + G - 1))  # the last generated token is never fed back
     for r in (detect.read(DATA / "vllm_response.json")[0], detect.read(DATA / "vllm_routes.npz")[0],
-              detect.read(DATA / "vllm_single.npy", layout="single", prompt_tokens=P)[0]):
+              detect.read(DATA / "vllm_single.npy", prompt_tokens=P)[0]):
         assert rows(r) == cached_prompt | generated
         assert (r.step[r.phase == GENERATE] == r.position[r.phase == GENERATE] - P).all()
     (r,) = detect.read(DATA / "vllm_response.json")
@@ -235,7 +236,7 @@ def test_vllm_errors(tmp_path):
     with pytest.raises(RoutingInputError, match=r"r.json, key choices\[0\].routed_experts: ragged"):
         detect.read(bad)
     with pytest.raises(RoutingInputError, match="--layout single needs --prompt-tokens"):
-        detect.read(DATA / "vllm_single.npy", layout="single")
+        detect.read(DATA / "vllm_single.npy")
 
 
 def _softmax(xs):

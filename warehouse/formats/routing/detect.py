@@ -32,6 +32,7 @@ FORMATS = {
     interchange.FORMAT_PARQUET: "routing interchange Parquet (moewh export routes)",
 }
 _HEAD = 65536
+_NPY = "<npy>"  # the one array of a .npy file
 
 
 def _npz_keys(path: Path) -> list[str] | None:
@@ -111,6 +112,9 @@ def read(path: Path, fmt: str | None = None, *, experts_used: int | None = None,
     if fmt in (interchange.FORMAT_CSV, interchange.FORMAT_PARQUET):
         return interchange.read(path, fmt)
     arrays = _arrays(path)
+    if fmt == vllm.FORMAT_NPZ and set(arrays) == {_NPY}:
+        # a lone .npy is the first release's single [P + G - 1, L, K] array
+        return vllm.decode_arrays(path, {"routed_experts": arrays[_NPY]}, layout="single", prompt_tokens=prompt_tokens)
     if fmt == vllm.FORMAT_NPZ:
         return vllm.decode_arrays(path, arrays, layout=layout, prompt_tokens=prompt_tokens)
     return hf_logits.decode(path, arrays, experts_used=experts_used, routing=routing, norm_topk=norm_topk,
@@ -127,6 +131,6 @@ def _arrays(path: Path) -> dict[str, np.ndarray]:
     except (ValueError, OSError, zipfile.BadZipFile) as exc:
         raise RoutingInputError(path, "byte offset 0", f"not a readable .npz/.npy: {exc}") from None
     if isinstance(loaded, np.ndarray):
-        return {"routed_experts": loaded}
+        return {_NPY: loaded}
     with loaded:
         return {k: loaded[k] for k in loaded.files}

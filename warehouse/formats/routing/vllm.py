@@ -125,7 +125,7 @@ def decode_json(path: Path, layout: str = "split", prompt_tokens: int | None = N
 def decode_arrays(path: Path, arrays: dict[str, np.ndarray], layout: str = "split",
                   prompt_tokens: int | None = None) -> list[Routes]:
     """An .npz (or .npy as {'routed_experts': a}) of vLLM's arrays."""
-    if layout == "single" or set(arrays) == {"routed_experts"} and prompt_tokens is not None:
+    if layout == "single":
         if prompt_tokens is None:
             raise RoutingInputError(path, None, "--layout single needs --prompt-tokens P (the array holds "
                                     "P + G - 1 rows)")
