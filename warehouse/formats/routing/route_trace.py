@@ -1,8 +1,10 @@
 """BigMoeOnEdge ``--route-trace`` files (``# route_trace v1``).
 
-Read as the recorder writes them: BigMoeOnEdge ``core`` route-trace CSV sink and its format
-documentation (``docs/`` "Route trace" section; github.com/Helldez/BigMoeOnEdge, the version
-that appended the ``dropped`` column, 2026-07). The file is::
+Read as the recorder writes them: BigMoeOnEdge's CSV route-trace sink (``CsvRouteTraceSink``:
+``on_static`` writes the preamble, ``on_rows`` one ``%d,...,%.6g|nan,...`` line per routed
+expert) and ``docs/telemetry.md`` "Route trace" (github.com/Helldez/BigMoeOnEdge; read in the
+version that appended the ``dropped`` column, after the 2026-07-15 route-trace bench data; no
+commit of that version was listed in the index, so none is pinned). The file is::
 
     # route_trace v1
     # model=<path> arch=<string> n_layer=<int> n_expert=<int> n_expert_used=<int>
