@@ -1,8 +1,10 @@
 """vLLM ``--enable-return-routed-experts`` output.
 
-Follows vLLM v0.21 (``vllm/entrypoints/openai/chat_completion/protocol.py``: the response field
-``prompt_routed_experts: list[list[list[int]]] | None`` and the choice field ``routed_experts``,
-filled by the fused-MoE ``routed_experts_capturer``). Shapes are ``[tokens, layers, k]`` of
+Follows vLLM v0.21 as its ``vllm/entrypoints/openai/chat_completion/protocol.py`` declares the
+fields (the response's ``prompt_routed_experts: list[list[list[int]]] | None``, the choice's
+``routed_experts``, filled by the fused-MoE ``routed_experts_capturer``); read from public
+summaries of that protocol change and saved v0.21 responses, since the vLLM tree exceeds what
+could be fetched here. Shapes are ``[tokens, layers, k]`` of
 expert ids; -1 marks positions whose routing was not computed (prefix-cached). The prompt's P
 tokens sit at positions 0..P-1; row g of a choice's ``routed_experts`` is the forward pass that
 fed generated token g (position P + g, decode step g). The last generated token is never fed
