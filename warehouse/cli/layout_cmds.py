@@ -53,7 +53,9 @@ def ingest_model(
     becomes one row per expert, NAME[e]. The model_id is a fingerprint of the header, so the
     same file again, or a renamed copy, is recognised and nothing changes.
 
-    Example: moewh ingest model ~/models/gpt-oss-20b-F16.gguf --name gpt-oss-20b
+    \b
+    Example:
+      moewh ingest model ~/models/gpt-oss-20b-F16.gguf --name gpt-oss-20b
     """
     decoded = decode_gguf(path, name)
     _report(_store_decoded(decoded), decoded)

@@ -10,6 +10,7 @@
 -- decode step per generated token, numbered in generation order; its prompt tokens are no
 -- decode steps (see v1.prefill_experts), and pass_id stands in as the step number.
 --
+-- @grain run_id, step
 -- @column run_id          Run (v1.runs.run_id).
 -- @column step            Index of the decode step within the run, from 0, in pass order.
 -- @column pass_id         Pass of this step (v1.passes.pass_id).

@@ -10,6 +10,7 @@
 -- A counts-only run (an SGLang stat or per_pass dump) has no decode steps: its activations are
 -- the recorder's counts, over every token it routed (prompt tokens included).
 --
+-- @grain run_id, layer_id, expert_id
 -- @column run_id         Run (v1.runs.run_id).
 -- @column layer_id       Block index.
 -- @column expert_id      Expert index within the layer.

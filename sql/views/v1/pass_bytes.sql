@@ -13,6 +13,7 @@
 -- every non-expert tensor of the layout, one row of token_embd; or the recorder's per-layer
 -- dense bytes summed).
 --
+-- @grain run_id, pass_id
 -- @column run_id          Run (v1.runs.run_id).
 -- @column pass_id         Pass (v1.passes.pass_id).
 -- @column step            Decode step (v1.decode_steps.step).

@@ -9,6 +9,7 @@
 -- one; observed ids include its prompt tokens' routes and its activation counts. k is the run's experts-used count, else the model's, else the
 -- largest rank seen plus one.
 --
+-- @grain run_id
 -- @column run_id        Run (v1.runs.run_id).
 -- @column model_id      Model of the run; NULL if the run has no layout.
 -- @column n_layers      Layers in the grid.

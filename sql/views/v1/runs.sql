@@ -3,6 +3,7 @@
 -- run_id derives from the content of the records used, so ingesting the same trace twice
 -- yields one run. Synthetic demo runs carry the tag source=synthetic, measured ones source=real.
 --
+-- @grain run_id
 -- @column run_id          Content-derived run identifier.
 -- @column run_name        Name given at ingest, else derived from the path.
 -- @column experiment      Experiment name (from --experiment or prompts.json).
