@@ -117,7 +117,10 @@ def test_views_cover_every_run_and_real_trace(env):
     # hot experts; the real trace is warm-up only, so its experts are listed with no activations
     runs = {r[0] for r in con.execute("select run_id from runs").fetchall()}
     hot = lake.sql("select run_id, sum(activations) as n from v1.expert_hotness group by run_id").to_pylist()
-    with_selections = {r[0] for r in con.execute("select distinct run_id from selections").fetchall()}
+    # routing-only runs select through step_selections (generated tokens) or bring counts
+    with_selections = {r[0] for r in con.execute(
+        "select run_id from selections union select run_id from step_selections "
+        "union select run_id from routing_counts").fetchall()}
     assert {r["run_id"] for r in hot if r["n"] > 0} == with_selections
     assert len(with_selections) >= 10 and {r["run_id"] for r in hot} <= runs
     real = con.execute("select run_id from runs where run_name = 'real'").fetchall()[0][0]

@@ -49,7 +49,7 @@ def ingest_routing_cmd(
     estimated from --model's layout or the recorder's per-layer sizes. The run_id is a digest
     of the routing, so the same routing again changes nothing. One transaction.
 
-    Example: moewh ingest routing trace.csv --domain code --tag source=real
+    Example: moewh ingest routing tests/data/routing/route_trace.csv --domain code --tag source=real
     """
     if layout not in ("split", "single"):
         raise UsageError(f"--layout {layout!r}: expected split or single")
@@ -81,7 +81,7 @@ def export_routes_cmd(
     Columns: run,position,phase,layer,rank,expert[,weight][,token_id][,step][,pass_id][,residency][,trusted]
     (optional columns only when some row has a value). `moewh ingest routing FILE` reads it back.
 
-    Example: moewh export routes -o routes.parquet
+    Example: moewh export routes --run "route_trace turn 0" -o routes.parquet
     """
     with open_store(state.db, read_only=True) as store:
         run_ids = [resolve_run(store.con, r)[0] for r in run or []]

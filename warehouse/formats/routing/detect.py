@@ -32,6 +32,7 @@ FORMATS = {
     interchange.FORMAT_PARQUET: "routing interchange Parquet (moewh export routes)",
 }
 _HEAD = 65536
+_NPY = "<npy>"  # the one array of a .npy file
 
 
 def _npz_keys(path: Path) -> list[str] | None:
@@ -77,7 +78,11 @@ def detect(path: Path, fmt: str | None = None) -> str:
         return fmt
     if not path.is_file():
         raise RoutingInputError(path, None, "no such file")
-    found = scores(path)
+    return choose(path, scores(path))
+
+
+def choose(path: Path, found: dict[str, float]) -> str:
+    """The best-scoring format; none, or a tie at the top, is refused."""
     if not found:
         raise RoutingInputError(path, "byte offset 0", "not a routing format this build reads (see --format: "
                                 f"{', '.join(FORMATS)})")
@@ -107,6 +112,9 @@ def read(path: Path, fmt: str | None = None, *, experts_used: int | None = None,
     if fmt in (interchange.FORMAT_CSV, interchange.FORMAT_PARQUET):
         return interchange.read(path, fmt)
     arrays = _arrays(path)
+    if fmt == vllm.FORMAT_NPZ and set(arrays) == {_NPY}:
+        # a lone .npy is the first release's single [P + G - 1, L, K] array
+        return vllm.decode_arrays(path, {"routed_experts": arrays[_NPY]}, layout="single", prompt_tokens=prompt_tokens)
     if fmt == vllm.FORMAT_NPZ:
         return vllm.decode_arrays(path, arrays, layout=layout, prompt_tokens=prompt_tokens)
     return hf_logits.decode(path, arrays, experts_used=experts_used, routing=routing, norm_topk=norm_topk,
@@ -116,13 +124,13 @@ def read(path: Path, fmt: str | None = None, *, experts_used: int | None = None,
 def _arrays(path: Path) -> dict[str, np.ndarray]:
     with open(path, "rb") as f:
         head = f.read(16)
-    if safetensors.sniff(head + b"{" * 0) and not head.startswith((b"PK", b"\x93NUMPY")):
+    if safetensors.sniff(head) and not head.startswith((b"PK", b"\x93NUMPY")):
         return safetensors.load(path)
     try:
         loaded = np.load(path, allow_pickle=False)
     except (ValueError, OSError, zipfile.BadZipFile) as exc:
         raise RoutingInputError(path, "byte offset 0", f"not a readable .npz/.npy: {exc}") from None
     if isinstance(loaded, np.ndarray):
-        return {"routed_experts": loaded}
+        return {_NPY: loaded}
     with loaded:
         return {k: loaded[k] for k in loaded.files}

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -41,7 +42,7 @@ SCHEMA = pa.schema([("run", pa.string()), ("position", pa.int64()), ("phase", pa
 def sniff(head: bytes) -> dict[str, float]:
     if head.startswith(b"PAR1"):
         return {FORMAT_PARQUET: 0.5}  # confirmed by the schema when read
-    first = head.split(b"\n", 1)[0].strip().decode("utf-8", errors="replace")
+    first = head.split(b"\n", 1)[0].strip().decode("utf-8", errors="replace").replace('"', "")
     if first.startswith(HEADER_PREFIX):
         return {FORMAT_CSV: 1.0}
     return {}
@@ -51,13 +52,13 @@ def read(path: Path, fmt: str) -> list[Routes]:
     path = Path(path)
     if fmt == FORMAT_PARQUET:
         try:
-            table = pq.read_table(path)
+            table = pq.ParquetFile(path).read()  # not read_table: its dataset layer imports pandas
         except (pa.ArrowInvalid, OSError) as exc:
             raise RoutingInputError(path, None, f"unreadable Parquet: {exc}") from None
         first_line = None
     else:
         data = path.read_bytes()
-        header = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip().split(",")
+        header = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip().replace('"', "").split(",")
         types = {f.name: f.type for f in SCHEMA if f.name in header}
         table = read_table(path, data, 0, None, types, 1)
         first_line = 2
@@ -80,11 +81,16 @@ def from_table(path: Path, table: pa.Table, first_line: int | None, fmt: str) ->
         if col.null_count:
             i = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
             raise RoutingInputError(path, _where(first_line, i), f"empty {c}")
-    run = table.column("run").cast(pa.string()).to_numpy(zero_copy_only=False)
-    phase_text = table.column("phase").to_numpy(zero_copy_only=False)
-    is_gen = phase_text == "generate"
-    if (i := first_bad(~(is_gen | (phase_text == "prompt")))) is not None:
-        raise RoutingInputError(path, _where(first_line, i), f"phase {phase_text[i]!r} is neither prompt nor generate")
+    # strings through Arrow compute: NumPy object arrays would cost a second per million rows
+    run_codes = pc.dictionary_encode(table.column("run").cast(pa.string())).combine_chunks()
+    run = run_codes.indices.to_numpy(zero_copy_only=False)
+    run_labels = run_codes.dictionary.to_pylist()
+    phase = table.column("phase").cast(pa.string())
+    is_gen = pc.equal(phase, "generate").to_numpy(zero_copy_only=False)
+    is_prompt = pc.equal(phase, "prompt").to_numpy(zero_copy_only=False)
+    if (i := first_bad(~(is_gen | is_prompt))) is not None:
+        raise RoutingInputError(path, _where(first_line, i), f"phase {phase[i].as_py()!r} is neither prompt nor "
+                                "generate")
     cols = {"position": _ints(table, "position"), "layer_id": _ints(table, "layer"), "rank": _ints(table, "rank"),
             "expert_id": _ints(table, "expert"), "phase": np.where(is_gen, GENERATE, PROMPT)}
     for name in ("position", "layer_id", "rank", "expert_id"):
@@ -100,21 +106,20 @@ def from_table(path: Path, table: pa.Table, first_line: int | None, fmt: str) ->
         if (i := first_bad(bad)) is not None:
             raise RoutingInputError(path, _where(first_line, i), "step must be given for generated tokens only")
     if "residency" in names:
-        text = table.column("residency").to_numpy(zero_copy_only=False)
-        res = np.full(len(text), -1, np.int8)
-        for code, label in enumerate(RESIDENCY_NAMES):
-            res[text == label] = code
-        known = np.array([t is None or t == "" for t in text]) | (res >= 0)
+        text = table.column("residency").cast(pa.string())
+        res = pc.fill_null(pc.index_in(text, pa.array(list(RESIDENCY_NAMES))), -1).to_numpy().astype(np.int8)
+        known = pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False) | (res >= 0)
         if (i := first_bad(~known)) is not None:
-            raise RoutingInputError(path, _where(first_line, i), f"residency {text[i]!r}: expected "
+            raise RoutingInputError(path, _where(first_line, i), f"residency {text[i].as_py()!r}: expected "
                                     f"{', '.join(RESIDENCY_NAMES)} or empty")
         cols["recorded_residency"] = res
     if "trusted" in names:
         cols["trusted"] = table.column("trusted").cast(pa.bool_()).fill_null(True).to_numpy(zero_copy_only=False)
     runs = []
-    labels, first = np.unique(run, return_index=True)
-    for label in labels[np.argsort(first)]:
-        sel = np.flatnonzero(run == label) if len(labels) > 1 else slice(None)
+    codes, first = np.unique(run, return_index=True)
+    for code in codes[np.argsort(first)]:
+        label = run_labels[int(code)]
+        sel = np.flatnonzero(run == code) if len(codes) > 1 else slice(None)
         part = {k: v[sel] for k, v in cols.items()}
         if "step" not in part:
             gen = part["phase"] == GENERATE
@@ -153,7 +158,10 @@ def write(table: pa.Table, path: Path) -> None:
     if path.suffix.lower() == ".parquet":
         pq.write_table(table, path)
     else:
-        pacsv.write_csv(table, path, pacsv.WriteOptions(quoting_style="needed"))
+        # a bare header line, as documented; values quoted where needed
+        with open(path, "wb") as f:
+            f.write((",".join(table.column_names) + "\n").encode())
+            pacsv.write_csv(table, f, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
 
 
 def phase_label(phase: np.ndarray) -> list[str]:

@@ -1,8 +1,10 @@
 """BigMoeOnEdge ``--route-trace`` files (``# route_trace v1``).
 
-Read as the recorder writes them: BigMoeOnEdge ``core`` route-trace CSV sink and its format
-documentation (``docs/`` "Route trace" section; github.com/Helldez/BigMoeOnEdge, the version
-that appended the ``dropped`` column, 2026-07). The file is::
+Read as the recorder writes them: BigMoeOnEdge's CSV route-trace sink (``CsvRouteTraceSink``:
+``on_static`` writes the preamble, ``on_rows`` one ``%d,...,%.6g|nan,...`` line per routed
+expert) and ``docs/telemetry.md`` "Route trace" (github.com/Helldez/BigMoeOnEdge; read in the
+version that appended the ``dropped`` column, after the 2026-07-15 route-trace bench data; no
+commit of that version was listed in the index, so none is pinned). The file is::
 
     # route_trace v1
     # model=<path> arch=<string> n_layer=<int> n_expert=<int> n_expert_used=<int>
@@ -43,7 +45,7 @@ _LAYER_RE = re.compile(r"^# layer=(?P<layer>\d+) expert_bytes=(?P<eb>\d+) dense_
 
 
 def sniff(head: bytes) -> float:
-    return 1.0 if head.startswith(MAGIC) else 0.0
+    return 1.0 if head.startswith(b"# route_trace") else 0.0  # any version: the decoder names it
 
 
 def _preamble(path: Path, data: bytes) -> tuple[dict, list[tuple[int, int, int]], int]:

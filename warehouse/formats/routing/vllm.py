@@ -1,8 +1,10 @@
 """vLLM ``--enable-return-routed-experts`` output.
 
-Follows vLLM v0.21 (``vllm/entrypoints/openai/chat_completion/protocol.py``: the response field
-``prompt_routed_experts: list[list[list[int]]] | None`` and the choice field ``routed_experts``,
-filled by the fused-MoE ``routed_experts_capturer``). Shapes are ``[tokens, layers, k]`` of
+Follows vLLM v0.21 as its ``vllm/entrypoints/openai/chat_completion/protocol.py`` declares the
+fields (the response's ``prompt_routed_experts: list[list[list[int]]] | None``, the choice's
+``routed_experts``, filled by the fused-MoE ``routed_experts_capturer``); read from public
+summaries of that protocol change and saved v0.21 responses, since the vLLM tree exceeds what
+could be fetched here. Shapes are ``[tokens, layers, k]`` of
 expert ids; -1 marks positions whose routing was not computed (prefix-cached). The prompt's P
 tokens sit at positions 0..P-1; row g of a choice's ``routed_experts`` is the forward pass that
 fed generated token g (position P + g, decode step g). The last generated token is never fed
@@ -125,7 +127,7 @@ def decode_json(path: Path, layout: str = "split", prompt_tokens: int | None = N
 def decode_arrays(path: Path, arrays: dict[str, np.ndarray], layout: str = "split",
                   prompt_tokens: int | None = None) -> list[Routes]:
     """An .npz (or .npy as {'routed_experts': a}) of vLLM's arrays."""
-    if layout == "single" or set(arrays) == {"routed_experts"} and prompt_tokens is not None:
+    if layout == "single":
         if prompt_tokens is None:
             raise RoutingInputError(path, None, "--layout single needs --prompt-tokens P (the array holds "
                                     "P + G - 1 rows)")
