@@ -159,9 +159,7 @@ def test_trace_out_files_read_back_by_the_importers(cli, db_path, model, tmp_pat
     # the interchange file holds every token's routing, read back losslessly
     from warehouse.ingest.routing import read_routing_file
 
-    # (format named: the routing branch's CSV writer quotes the header, which its sniffer does not
-    # recognise yet)
-    [routes] = read_routing_file(None, out_dir / "routes.csv", fmt="routes-csv")
+    [routes] = read_routing_file(None, out_dir / "routes.csv")  # detected from the content
     stored = _rows(db_path, "select position, layer_id, rank, expert_id, weight from v1.token_routes "
                             "where run_id = ? order by 1, 2, 3", [run_id])
     r = routes.sorted()
