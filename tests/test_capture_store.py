@@ -261,3 +261,13 @@ def test_architecture_llama_cpp_does_not_know_is_refused_with_its_reason(cli, db
     assert code == 2
     assert err.startswith(f"moewh: error: {path}: llama.cpp could not load the model: ")
     assert "unknown model architecture: 'mymoe'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_replace_stores_the_run_again_without_doubling_it(cli, db_path, model):
+    first = _capture(cli, model, "--prompt", "replace me", "-n", "3")
+    counts = "select (select count(*) from token_routes), (select count(*) from tokens), (select count(*) from records)"
+    before = _rows(db_path, counts)
+    again = _capture(cli, model, "--prompt", "replace me", "-n", "3", "--replace")
+    assert again == first
+    assert _rows(db_path, counts) == before
+    assert _rows(db_path, "select count(*) from v1.runs") == [(1,)]
