@@ -115,10 +115,12 @@ def test_without_a_model_k_cannot_be_known_and_says_so(db_path):
     from warehouse.db.store import open_store
 
     with open_store(db_path) as store:
-        result = ingest(store, REAL_TRACE)
-        assert any("inferred as 16" in w for w in result.warnings)
-        assert rows(store.con, "select experts_used, experts_used_source, model_id from runs") == [(16, "inferred", None)]
-        assert rows(store.con, "select unmatched_disk_sources from v1.trace_quality") == [(None,)]
+        ingest(store, REAL_TRACE)
+        # never inferred from the recorded 16 ids (the tracer's cap): unknown, no selections
+        assert rows(store.con, "select experts_used, experts_used_source, model_id from runs") == [(None, None, None)]
+        assert rows(store.con, "select unmatched_disk_sources, warmup_passes, k_unknown from v1.trace_quality") \
+            == [(None, 2, False)]
+        assert rows(store.con, "select count(*) from selections") == [(0,)]
 
 
 def test_layout_replica_gguf_gives_k_and_matches(tmp_path):

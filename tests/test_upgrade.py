@@ -8,10 +8,12 @@ After the upgrade every view must give what a warehouse built today gives.
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pytest
 from trace_samples import ingest, rows, store_with_layout
 
 from warehouse.db.store import migrations, open_store
+from warehouse.formats.trace.records import RECORD_DTYPE
 from warehouse.synth import generate_run
 
 OLD_VERSION = 2
@@ -19,6 +21,7 @@ COMPARED = {
     "v1.expert_hotness": "select run_id, layer_id, expert_id, activations, rank_in_layer from v1.expert_hotness",
     "v1.pass_bytes": "select run_id, pass_id, step, dense_bytes, expert_bytes from v1.pass_bytes",
     "v1.tensor_touches": "select model_id, tensor_name, touches, touched_bytes from v1.tensor_touches",
+    "v1.passes": "select run_id, pass_id, is_warmup, is_complete from v1.passes",
 }
 
 
@@ -51,6 +54,11 @@ def both(tmp_path_factory):
     store, model_id = store_with_layout(new)
     generate_run(tmp / "t.bin", domain="code", n_steps=6, seed=3, warmup=True)
     ingest(store, tmp / "t.bin", model_id=model_id, experts_used=4)
+    # and one cut inside its last pass: the upgrade must find that pass incomplete
+    truth = generate_run(tmp / "u.bin", domain="math", n_steps=3, seed=4, warmup=False)
+    rec = np.fromfile(truth.path, dtype=RECORD_DTYPE)
+    rec[: truth.passes[-1].first_record_id + 300].tofile(tmp / "cut.bin")
+    ingest(store, tmp / "cut.bin", model_id=model_id)
     store.close()
     old = str(tmp / "old.duckdb")
     _build_old(old, new)
@@ -74,4 +82,6 @@ def test_upgrade_rebuilds_what_the_views_need(both, view):
     with open_store(old, read_only=True) as s:  # a reader upgrades through a short write connection
         got = sorted(rows(s.con, COMPARED[view]))
     assert got == want
-    assert any(r[3] for r in want)  # activations, expert bytes, touched bytes: not all zero
+    assert any(r[3] for r in want)
+    if view == "v1.passes":
+        assert [r for r in want if not r[3]] != []  # the cut pass is there to be found  # activations, expert bytes, touched bytes: not all zero

@@ -9,7 +9,7 @@ INSERT INTO pass_disk_reads (run_id, pass_id, step, disk_offset, name, recorded_
 WITH steps AS (
     SELECT pass_id, ROW_NUMBER() OVER (ORDER BY pass_id) - 1 AS step
     FROM passes
-    WHERE run_id = $run_id AND NOT is_warmup
+    WHERE run_id = $run_id AND NOT is_warmup AND is_complete
 ),
 gathers AS (
     SELECT i.record_id, i.size_bytes // 4 AS ids
