@@ -185,6 +185,10 @@ def quality_messages(row) -> list[tuple[str, str]]:
         if n is None or pd.isna(n) or not n:
             continue
         out.append((severity, text.format(n=int(n), bytes=fmt_bytes(n))))
+    n_passes, warmups = getattr(row, "n_passes", 0), getattr(row, "warmup_passes", 0)
+    if n_passes and warmups == n_passes:
+        out.insert(0, ("warning", "This run holds only warm-up passes: it has no decode steps, so it selected no "
+                                  "experts and has no bytes per step; every hotness figure comes from other runs."))
     if pd.isna(getattr(row, "model_id", None)):
         out.append(("info", "No model layout: DISK offsets cannot be checked and byte figures are unknown."))
     other = int(row.anomalies) - sum(int(getattr(row, c)) for c, _, _ in _QUALITY
