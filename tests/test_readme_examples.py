@@ -54,8 +54,8 @@ def readme_commands() -> list[str]:
 def help_examples() -> list[str]:
     import typer.main
 
-    from warehouse.cli.app import app
     import warehouse.cli  # noqa: F401  (registers every command)
+    from warehouse.cli.app import app
 
     found = []
 

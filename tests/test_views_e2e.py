@@ -14,7 +14,7 @@ import pytest
 from trace_samples import MEMORY_MAP, ingest, store_with_layout
 
 from warehouse.formats.trace.records import RECORD_DTYPE
-from warehouse.synth import generate_run, template
+from warehouse.synth import generate_run
 
 
 @pytest.fixture(scope="module")
