@@ -14,10 +14,10 @@ import json
 from pathlib import Path
 
 from tests.views_warehouse import build_truth, insert
+from warehouse.db.store import open_store
 from warehouse.ingest.models import ingest_layout_file
 from warehouse.ingest.traces import ingest_trace
 from warehouse.paths import DATA_DIR
-from warehouse.store import open_store
 from warehouse.synth import generate_run
 
 DATA = Path(__file__).parent / "data"

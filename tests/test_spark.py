@@ -14,11 +14,11 @@ import pyarrow as pa
 import pytest
 
 from tests.spark_warehouse import build
-from warehouse import views
-from warehouse.lake import export_parquet, read_manifest
-from warehouse.lake_ddl import column_type
-from warehouse.spark_engine import SparkLake, start_session, stop_session
-from warehouse.store import open_store
+from warehouse.db import viewset as views
+from warehouse.db.store import open_store
+from warehouse.lake.ddl import column_type
+from warehouse.lake.parquet import export_parquet, read_manifest
+from warehouse.lake.spark import SparkLake, start_session, stop_session
 
 pytestmark = [pytest.mark.spark,
               pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")]

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from trace_samples import MEMORY_MAP, REAL_TRACE, TOKEN_JSON, file_digest, rows, write_moe_gguf
 
-from warehouse.store import open_store
+from warehouse.db.store import open_store
 from warehouse.synth import generate_run
 
 

@@ -7,9 +7,10 @@ import shutil
 import pytest
 import sqlglot
 
-from warehouse import paths, views
+from warehouse import paths
+from warehouse.db import viewset as views
+from warehouse.db.store import open_store
 from warehouse.errors import DatabaseError
-from warehouse.store import open_store
 
 
 @pytest.fixture

@@ -60,7 +60,7 @@ state = State()
 def _print_version(value: bool) -> None:
     if value:
         from .. import __version__
-        from ..store import schema_version
+        from ..db.store import schema_version
 
         typer.echo(f"moewh {__version__} (schema {schema_version():03d})")
         raise typer.Exit()

@@ -9,6 +9,7 @@ import sys
 import typer
 
 from ..errors import UsageError
+from ..paths import dashboard_app
 from .app import app, state
 
 
@@ -27,11 +28,7 @@ def dashboard(
 
     Example: moewh --db warehouse.duckdb dashboard --port 8501
     """
-    # Imported here: the dashboard's data layer pulls in pandas, which every other command
-    # would otherwise pay for at start-up.
-    from ..dashboard_data import dashboard_dir
-
-    script = dashboard_dir() / "app.py"
+    script = dashboard_app()
     if not script.is_file():
         raise UsageError(f"{script}: the dashboard app is missing from this installation")
     env = dict(os.environ, MOEWH_DB=os.path.abspath(db or state.db))

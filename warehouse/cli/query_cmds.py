@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
+from ..db.query import parse_params, run_query
 from ..errors import UsageError
-from ..output import check_format, emit
-from ..query import parse_params, run_query
 from .app import app, state
+from .output import check_format, emit
 
 
 @app.command()

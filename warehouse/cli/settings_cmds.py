@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
-from ..output import FORMATS, check_format, emit
-from ..settings import list_settings, set_setting
-from ..store import open_store
+from ..db.settings import list_settings, set_setting
+from ..db.store import open_store
 from .app import settings_app, state
+from .output import FORMATS, check_format, emit
 
 
 @settings_app.command("list")

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import typer
 
+from ..db.lookup import resolve_model, resolve_run
+from ..db.sqlfiles import load_sql
+from ..db.store import open_store
 from ..errors import EXIT_FINDINGS, UsageError
-from ..formats import op_tables
+from ..formats.trace import op_tables
 from ..ingest.experiments import ingest_dir
 from ..ingest.traces import delete_run, ingest_trace, open_source
-from ..lookup import resolve_model, resolve_run
-from ..output import FORMATS, check_format, emit, render_table
-from ..sqlfiles import load_sql
-from ..store import open_store
 from .app import ingest_app, runs_app, state
+from .output import FORMATS, check_format, emit, render_table
 
 MODEL_OPT_HELP = ("Layout to read the trace against: a model_id (or unique prefix, or model name) already in "
                   "the warehouse, or a GGUF file (ingested first if new). Gives k (experts used per token) "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from .. import views
+from ..db import viewset as views
 from .app import views_app
 
 

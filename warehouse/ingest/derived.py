@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import duckdb
 
-from ..sqlfiles import load_sql
+from ..db.sqlfiles import load_sql
 
 _TABLES = (
     ("pass_disk_reads", "ingest/derived_pass_disk_reads.sql"),

@@ -21,12 +21,12 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from ..db.sqlfiles import load_sql
 from ..errors import InputError
-from ..formats.arrow_columns import rows_table
-from ..formats.gguf_layout import GGUFLayout, read_gguf_layout
-from ..formats.layout_csv import split_name
-from ..formats.layout_file import LegacyLayout, read_layout_file
-from ..sqlfiles import load_sql
+from ..formats.gguf.layout import GGUFLayout, read_gguf_layout
+from ..formats.layout.detect import read_layout_file
+from ..formats.layout.entries import LegacyLayout, split_name
+from .arrow_columns import rows_table
 
 MODEL_ID_DIGITS = 16
 DEFAULT_ALIGNMENT = 32

@@ -24,13 +24,12 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from ..db.sqlfiles import load_sql
 from ..errors import InputError, UsageError
-from ..formats import op_tables
-from ..formats.arrow_columns import column
-from ..formats.trace_detect import TOKEN_JSON, TRACE_256, TRACE_1024, detect
-from ..formats.trace_json import entries_to_records, load_entries
-from ..formats.trace_legacy import LEGACY_RECORD_DTYPE, to_records
-from ..formats.trace_records import (
+from ..formats.trace import op_tables
+from ..formats.trace.detect import TOKEN_JSON, TRACE_256, TRACE_1024, detect
+from ..formats.trace.legacy import LEGACY_RECORD_DTYPE, to_records
+from ..formats.trace.records import (
     DEFAULT_CHUNK_RECORDS,
     RECORD_DTYPE,
     decode_chunk,
@@ -39,8 +38,9 @@ from ..formats.trace_records import (
     pass_starts,
     scan_used,
 )
-from ..sqlfiles import load_sql
+from ..formats.trace.token_json import entries_to_records, load_entries
 from . import derived
+from .arrow_columns import column
 
 RUN_ID_CHARS = 16
 Progress = Callable[[int, int], None]  # (units done so far, total units)

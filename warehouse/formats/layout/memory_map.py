@@ -14,9 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import InputError
-from .layout_csv import split_name
-from .layout_file import LayoutEntry, LegacyLayout
+from ...errors import InputError
+from .entries import LayoutEntry, LegacyLayout, split_name
 
 
 def _is_int(v) -> bool:

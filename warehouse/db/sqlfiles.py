@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from .paths import sql_dir
+from ..paths import sql_dir
 
 
 @cache

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from .trace_json import token_files
-from .trace_legacy import LEGACY_RECORD_DTYPE
-from .trace_records import RECORD_DTYPE, RECORD_SIZE, find_extent
+from ...errors import InputError
+from .legacy import LEGACY_RECORD_DTYPE
+from .records import RECORD_DTYPE, RECORD_SIZE, find_extent
+from .token_json import token_files
 
 TRACE_1024 = "trace-1024"
 TRACE_256 = "trace-256"

@@ -1,6 +1,6 @@
 """SQL that points another engine at a Parquet lake: its tables as external, partitioned tables.
 
-Spark statements are the ones ``warehouse.spark_engine`` runs itself (and are tested); Trino
+Spark statements are the ones ``warehouse.lake.spark`` runs itself (and are tested); Trino
 statements target the Hive connector and are generated from the same manifest but not run by
 the test suite. Both leave the v1 views to ``moewh views sql --dialect spark|trino``.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from .lake import LakeTable, manifest_tables
-from .views import definitions, transpile
+from ..db.viewset import definitions, transpile
+from .parquet import LakeTable, manifest_tables
 
 LAKE_DATABASE = "moewh_lake"
 

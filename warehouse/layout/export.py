@@ -12,8 +12,8 @@ import io
 
 import duckdb
 
-from .formats.layout_csv import FULL_COLUMNS
-from .sqlfiles import load_sql
+from ..db.sqlfiles import load_sql
+from ..formats.layout.gguf_dump_csv import FULL_COLUMNS
 
 # First match wins, as in the old dumper: "output" beats "attn_", so attn_output is an
 # "Output Projection" and post_attention_norm is "Other".

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from .errors import UsageError
+from ..errors import UsageError
 from .sqlfiles import load_sql
 
 

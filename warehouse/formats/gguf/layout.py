@@ -22,7 +22,7 @@ from typing import Any
 
 from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFValueType
 
-from ..errors import InputError
+from ...errors import InputError
 
 MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)

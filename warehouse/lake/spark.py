@@ -1,11 +1,11 @@
-"""The v1 views on Apache Spark, over a Parquet lake written by ``warehouse.lake``.
+"""The v1 views on Apache Spark, over a Parquet lake written by ``warehouse.lake.parquet``.
 
 A session registers each lake table as an external, partitioned Parquet table in database
 ``moewh_lake`` (declared from the manifest's column types, so partition columns keep their
 names and types, and a table without rows still exists), exposes it under its warehouse name
-in ``default`` with the warehouse's column order (``warehouse.lake_ddl.spark_table``). Before
+in ``default`` with the warehouse's column order (``warehouse.lake.ddl.spark_table``). Before
 a query runs, the v1 views it reads (and their dependencies) are created in database ``v1``
-from ``warehouse.views.transpile('v1', 'spark')``. Queries then read exactly as they do
+from ``warehouse.db.viewset.transpile('v1', 'spark')``. Queries then read exactly as they do
 against DuckDB: ``select * from v1.expert_hotness``.
 
 The catalog is Spark's in-memory one, private to the session: nothing is written to a shared
@@ -27,11 +27,11 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from . import views
-from .errors import DatabaseError, InputError, UsageError
-from .lake import MANIFEST, LakeTable, check_manifest, manifest_tables, read_manifest
-from .lake_ddl import LAKE_DATABASE, spark_table
-from .store import schema_version
+from ..db import viewset as views
+from ..db.store import schema_version
+from ..errors import DatabaseError, InputError, UsageError
+from .ddl import LAKE_DATABASE, spark_table
+from .parquet import MANIFEST, LakeTable, check_manifest, manifest_tables, read_manifest
 
 _LOG4J = Path(__file__).with_name("spark_log4j2.properties")
 

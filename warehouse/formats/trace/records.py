@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from .arrow_columns import column, dictionary_column, numbers, strings
+from ...ingest.arrow_columns import column, dictionary_column, numbers, strings
 
 RECORD_SIZE = 1024
 MAX_SOURCES = 4

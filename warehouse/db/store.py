@@ -18,9 +18,9 @@ from pathlib import Path
 
 import duckdb
 
-from . import views
-from .errors import DatabaseError
-from .paths import sql_dir
+from ..errors import DatabaseError
+from ..paths import sql_dir
+from . import viewset as views
 
 LOCK_TIMEOUT_ENV = "MOEWH_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 60.0

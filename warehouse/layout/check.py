@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from .lookup import all_model_ids, resolve_model
-from .sqlfiles import load_sql
+from ..db.lookup import all_model_ids, resolve_model
+from ..db.sqlfiles import load_sql
 
 
 @dataclass

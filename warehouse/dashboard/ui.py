@@ -1,7 +1,7 @@
 """Pieces the dashboard pages share: the database gate, run pickers, friendly errors, charts.
 
 Pages stay thin: they pick what to show and call these helpers; every number they draw comes
-from a named query over the v1 views (``warehouse.dashboard_data.query``).
+from a named query over the v1 views (``warehouse.dashboard.data.query``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from .dashboard_data import DashboardError, DbStatus, db_path, query, status
+from .data import DashboardError, DbStatus, db_path, query, status
 
 # Grey for untouched / no data, a sequential scheme for counts, a diverging one for differences.
 UNTOUCHED = "#d9d9d9"

@@ -34,11 +34,11 @@ from urllib.parse import unquote
 import duckdb
 import pyarrow as pa
 
-from . import views
-from .errors import DatabaseError, InputError, UsageError
-from .lookup import all_model_ids, all_run_ids, resolve_runs
-from .sqlfiles import load_sql
-from .store import schema_version
+from ..db import viewset as views
+from ..db.lookup import all_model_ids, all_run_ids, resolve_runs
+from ..db.sqlfiles import load_sql
+from ..db.store import schema_version
+from ..errors import DatabaseError, InputError, UsageError
 
 MANIFEST = "manifest.json"
 LAKE_FORMAT = "moewh-parquet-lake"

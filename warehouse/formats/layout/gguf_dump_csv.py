@@ -18,14 +18,13 @@ import io
 import re
 from pathlib import Path
 
-from ..errors import InputError
-from .layout_file import LayoutEntry, LegacyLayout
+from ...errors import InputError
+from .entries import LayoutEntry, LegacyLayout, split_name
 
 HEADER_PREFIX = "tensor_name,file_offset,size_bytes,layer_id,component_type"
 FULL_COLUMNS = HEADER_PREFIX.split(",") + ["n_dims", "dim0", "dim1", "dim2", "dim3"]
 SHORT_COLUMNS = HEADER_PREFIX.split(",")
 
-_SLICE = re.compile(r"^(?P<base>.+)\[(?P<e>\d+)\]$")
 _DATA_START = re.compile(r"Data section starts at:\s*(\d+)\s*bytes(?:\s*\(aligned to\s*(\d+)\s*bytes\))?")
 _FILE_SIZE = re.compile(r"File size:\s*(\d+)\s*bytes")
 _TENSORS = re.compile(r"^Tensors:\s*(\d+)\s*$")
@@ -39,12 +38,6 @@ def find_header(data: bytes) -> int | None:
             return pos
         pos += len(line)
     return None
-
-
-def split_name(name: str) -> tuple[str, int | None]:
-    """``blk.0.ffn_up_exps.weight[7]`` -> (``blk.0.ffn_up_exps.weight``, 7)."""
-    m = _SLICE.match(name)
-    return (m.group("base"), int(m.group("e"))) if m else (name, None)
 
 
 def _int(path: Path, line: int, column: str, text: str, minimum: int = 0) -> int:

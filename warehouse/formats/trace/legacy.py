@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .trace_records import MAX_SOURCES, RECORD_DTYPE
+from .records import MAX_SOURCES, RECORD_DTYPE
 
 LEGACY_RECORD_SIZE = 256
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ...errors import InputError
 from .op_tables import names as op_names
-from .trace_records import (
+from .records import (
     MAX_EXPERTS,
     MAX_SOURCES,
     MEMORY_SOURCES,

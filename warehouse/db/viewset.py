@@ -18,8 +18,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.qualify import qualify
 
-from . import paths
-from .errors import DatabaseError, UsageError
+from .. import paths
+from ..errors import DatabaseError, UsageError
 
 _COLUMN_RE = re.compile(r"^@column\s+(\S+)\s*(.*)$")
 DIALECTS = ("duckdb", "spark", "trino", "postgres")

@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from . import views
-from .paths import PACKAGE_DIR, default_db
-from .sqlfiles import load_sql
-from .store import _is_lock_error, migrations
+from ..db import viewset as views
+from ..db.sqlfiles import load_sql
+from ..db.store import _is_lock_error, migrations
+from ..paths import default_db
 
 # Configuration shared by every dashboard connection (see the module doc for why shared).
 READ_CONFIG = {"enable_external_access": False, "lock_configuration": True}
@@ -39,12 +38,6 @@ class DashboardError(Exception):
         self.title = title
         self.body = body
         self.kind = kind
-
-
-def dashboard_dir() -> Path:
-    """The Streamlit app folder: inside the package when installed from a wheel, else beside it."""
-    inside = PACKAGE_DIR / "dashboards"
-    return inside if inside.is_dir() else PACKAGE_DIR.parent / "dashboards"
 
 
 def db_path() -> str:
@@ -123,8 +116,8 @@ def _schema_state(con: duckdb.DuckDBPyConnection) -> str:
 
 def _upgrade(path: str) -> None:
     """Bring an old database's schema and views up to date, through a brief write connection."""
-    from .errors import DatabaseError
-    from .store import open_store
+    from ..db.store import open_store
+    from ..errors import DatabaseError
 
     try:
         open_store(path, read_only=False, timeout=0.5).close()

@@ -25,7 +25,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from .dashboard_data import DashboardError, connect
+from .data import DashboardError, connect
 
 MAX_ROWS = 10_000
 TIMEOUT_S = 20.0
