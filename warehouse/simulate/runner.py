@@ -17,9 +17,9 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import UsageError
-from ..lookup import resolve_runs
-from ..sqlfiles import load_sql
-from ..store import Store
+from ..db.lookup import resolve_runs
+from ..db.sqlfiles import load_sql
+from ..db.store import Store
 from . import predictors as pred
 from .engine import POLICIES, SCOPES, simulate
 from .sequence import AccessSequence, capacity_from_budget
