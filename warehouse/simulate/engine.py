@@ -83,6 +83,7 @@ def _lru_depths(items, n_items, out):
             d = live - pre + 1
             _fenwick_add(tree, s, -1)
             live -= 1
+            last[x] = 0  # unmarked: a renumbering below must not mark it again
         out[i] = d
         if cur > width:
             order = np.argsort(last)

@@ -16,10 +16,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ..errors import UsageError
 from ..db.lookup import resolve_runs
 from ..db.sqlfiles import load_sql
 from ..db.store import Store
+from ..errors import UsageError
 from . import predictors as pred
 from .engine import POLICIES, SCOPES, simulate
 from .sequence import AccessSequence, capacity_from_budget
