@@ -3,7 +3,7 @@
 The GPT-OSS-20B layout (memory-map.json), the real reference trace and synthetic GPT-OSS runs
 of three domains go through the same ingest code as `moewh ingest`; the view tests' small
 known-truth warehouse (two more models, warm-ups in mid-run, a run without a model, a repeated
-expert id) is written beside them, and a damaged copy of the memory map (one tensor missing,
+expert id) is written beside them, cache and predictor simulations run over all of them, and a damaged copy of the memory map (one tensor missing,
 one grown into its neighbour) gives v1.layout_gaps and v1.layout_overlaps rows, so every view
 has rows that exercise its corners.
 """
@@ -18,6 +18,7 @@ from warehouse.db.store import open_store
 from warehouse.ingest.models import ingest_layout_file
 from warehouse.ingest.traces import ingest_trace
 from warehouse.paths import DATA_DIR
+from warehouse.simulate.runner import simulate_cache, simulate_predictors
 from warehouse.synth import generate_run
 
 DATA = Path(__file__).parent / "data"
@@ -40,6 +41,10 @@ def build(db: Path, scratch: Path) -> None:
     with store.transaction() as con:
         ingest_layout_file(con, damaged_memory_map(scratch / "damaged-memory-map.json"), "gpt-oss-20b-damaged")
     insert(store.con, build_truth())
+    # the simulation views: budgets (item sizes), slots for the run without a model, predictors
+    simulate_cache(store, None, budgets=[3 << 30, 20000])
+    simulate_cache(store, None, slots=[4, 64], scope="layer", train_domain="code")
+    simulate_predictors(store, None)
     store.close()
 
 
