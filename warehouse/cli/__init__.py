@@ -7,6 +7,7 @@ from . import (  # noqa: F401  (each module registers its commands)
     layout_cmds,
     query_cmds,
     settings_cmds,
+    simulate_cmds,
     trace_cmds,
     views_cmds,
 )

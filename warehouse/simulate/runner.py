@@ -281,3 +281,16 @@ def _replace(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table, deletes
         con.execute(load_sql(insert))
     finally:
         con.unregister(name)
+
+
+def cache_table(con: duckdb.DuckDBPyConnection, outcome: Outcome, policies: tuple[str, ...],
+                capacities: list[int]) -> pa.Table:
+    """The stored rows of one simulate_cache call, for printing (sql/simulate/show_cache.sql)."""
+    return con.sql(load_sql("simulate/show_cache.sql"), params=dict(
+        sim_id=outcome.sim_id, run_ids=outcome.run_ids, policies=list(policies),
+        capacities=[int(c) for c in capacities])).to_arrow_table()
+
+
+def predictor_table(con: duckdb.DuckDBPyConnection, outcome: Outcome) -> pa.Table:
+    return con.sql(load_sql("simulate/show_predictors.sql"), params=dict(
+        sim_id=outcome.sim_id, run_ids=outcome.run_ids, predictors=list(pred.PREDICTORS))).to_arrow_table()
