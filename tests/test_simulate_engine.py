@@ -189,3 +189,14 @@ def test_an_empty_sequence_has_no_accesses():
             res = simulate(seq, policy, [0, 10, 1000], scope)
             assert res.hits.sum() == 0 and res.accesses.sum() == 0
     assert seq.working_set_items() == 0
+
+
+@given(long_cases(), st.sampled_from(SCOPES))
+def test_lru_linked_list_and_stack_distances_agree(case, scope):
+    # a call with few capacities takes the linked-list path, one with many the stack distances
+    seq = case[0]
+    many = np.arange(0, seq.n_items + 2)
+    sweep = simulate(seq, "lru", many, scope)
+    for c in many:
+        single = simulate(seq, "lru", [c], scope)
+        assert (single.hits[0] == sweep.hits[c]).all() and (single.hit_bytes[0] == sweep.hit_bytes[c]).all()

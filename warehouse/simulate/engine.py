@@ -3,6 +3,7 @@
 lru and static are stack algorithms whose "depth" of an access (the smallest capacity at which
 it hits) does not depend on the capacity: one pass gives every capacity at once (LRU stack
 distances through a Fenwick tree over recency slots; static ranks from the training order).
+For one to three capacities lru runs a linked recency list per capacity instead (O(1)).
 fifo, lfu and belady loop over the capacities inside compiled code, O(1) (fifo) or
 O(log capacity) (lfu, belady: a binary heap keyed as the rules order evictions) per access.
 
@@ -22,6 +23,7 @@ from .sequence import AccessSequence, next_uses
 POLICIES = ("lru", "fifo", "lfu", "static", "belady")
 SCOPES = ("global", "layer")
 _ITEM_BITS = 21  # belady keys pack (next use, item): item ids below 2**21
+_FEW_CAPACITIES = 3  # lru: up to this many capacities one linked-list pass each, else stack distances
 _jit = numba.njit(cache=True, nogil=True)
 
 
@@ -163,6 +165,46 @@ def _fifo(items, layer_of, sizes, n_layers, caps):
                 head += 1
                 if head == cap:
                     head = 0
+    return hits, hb
+
+
+@_jit
+def _lru_list(items, layer_of, sizes, n_layers, caps):
+    """lru at each capacity with a doubly linked recency list: O(1) per access, faster than
+    stack distances when a call asks for a few capacities only."""
+    n_items = len(layer_of)
+    hits = np.zeros((len(caps), n_layers), np.int64)
+    hb = np.zeros((len(caps), n_layers), np.int64)
+    for ci in range(len(caps)):
+        cap = caps[ci]
+        if cap == 0:
+            continue
+        head = n_items  # sentinel: nxt[head] is the most recent, prv[head] the least recent
+        nxt = np.full(n_items + 1, head, np.int64)
+        prv = np.full(n_items + 1, head, np.int64)
+        resident = np.zeros(n_items, np.bool_)
+        size = 0
+        for i in range(len(items)):
+            x = items[i]
+            if resident[x]:
+                hits[ci, layer_of[x]] += 1
+                hb[ci, layer_of[x]] += sizes[x]
+                nxt[prv[x]] = nxt[x]
+                prv[nxt[x]] = prv[x]
+            elif size < cap:
+                resident[x] = True
+                size += 1
+            else:
+                old = prv[head]
+                prv[head] = prv[old]
+                nxt[prv[old]] = head
+                resident[old] = False
+                resident[x] = True
+            first = nxt[head]
+            nxt[x] = first
+            prv[x] = head
+            prv[first] = x
+            nxt[head] = x
     return hits, hb
 
 
@@ -342,6 +384,8 @@ def _one_cache(seq: AccessSequence, policy: str, caps: np.ndarray, ranks) -> tup
     sizes = seq.sizes if seq.sizes is not None else np.zeros(seq.n_items, np.int64)
     caps = np.minimum(caps, seq.n_items).astype(np.int64)  # more room than items changes nothing
     n_items, n_layers = seq.n_items, seq.n_layers
+    if policy == "lru" and len(caps) <= _FEW_CAPACITIES:
+        return _lru_list(items, layer_of, sizes, n_layers, caps)
     if policy == "lru":
         depth = _lru_depths(items, n_items, np.empty(len(items), np.int64))
         return _tally_depths(depth, False, items, layer_of, sizes, n_layers, caps)
