@@ -25,6 +25,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
+from ..db.sqlfiles import load_sql
 from .data import DashboardError, connect
 
 MAX_ROWS = 10_000
@@ -122,7 +123,7 @@ def run_console(path: str, sql: str, max_rows: int = MAX_ROWS, timeout_s: float 
         # Already set at connect; repeated so a change of the shared configuration cannot
         # silently loosen the console. Setting a locked option to its current value is an error,
         # so only check it.
-        if con.sql("select current_setting('enable_external_access')").fetchall()[0][0] not in (False, "false"):
+        if con.sql(load_sql("console/external_access.sql")).fetchall()[0][0] not in (False, "false"):
             raise ConsoleError("Refusing to run: external access is not disabled on this connection.")
         check_statement(sql, con)
         timer.start()
