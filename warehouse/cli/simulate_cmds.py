@@ -79,11 +79,16 @@ def simulate(
     go to v1.cache_results and v1.cache_layer_results (predictors: v1.predictor_results);
     simulating the same thing again replaces its rows.
 
+    The examples run on the demo (`moewh ingest demo`).
+
     \b
-    Examples (on the demo, `moewh ingest demo`):
+    Example:
       moewh simulate --budget 512MiB,2GiB,8GiB
+    Example:
       moewh simulate synthetic-code --slots 48,96,192,384 --scope layer --policy lru,belady
+    Example:
       moewh simulate --domain math --budget 3GiB --train-domain code --format csv
+    Example:
       moewh simulate --predictors --train-domain code
     """
     if fmt not in FORMATS:
