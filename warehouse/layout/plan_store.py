@@ -135,7 +135,9 @@ def _append(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
 def store_plan(con: duckdb.DuckDBPyConnection, run: PlanRun) -> None:
     """Write the plan into the layout_plan* tables, replacing an earlier plan with its plan_id."""
     plan, pid = run.plan, run.plan_id
-    con.execute(load_sql("layout/plan_delete.sql"), {"plan_id": pid})
+    for statement in load_sql("layout/plan_delete.sql").split(";"):  # parameters bind one statement at a time
+        if statement.strip():
+            con.execute(statement, {"plan_id": pid})
     p = plan.params
     _append(con, "layout_plans", pa.table({
         "plan_id": [pid], "model_id": [run.model_id], "orders": [plan.orders], "scored_runs": [run.scored],
