@@ -1,15 +1,20 @@
-"""`moewh layout plan`: replay decode steps against candidate file orders of a model."""
+"""`moewh layout plan` (replay decode steps against candidate file orders of a model) and
+`moewh layout repack` (write a model file in one of those orders)."""
 
 from __future__ import annotations
 
+import os
 import re
 import sys
+import time
+from pathlib import Path
 
 import typer
 
 from ..errors import UsageError
 from ..layout.plan import ORDERS, Params
-from ..layout.plan_store import plan_model, store_plan
+from ..layout.plan_store import plan_model, store_plan, trained_permutations
+from ..layout.repack import REPACK_ORDERS, repack
 from ..lookup import resolve_model
 from ..output import check_format, emit
 from ..sqlfiles import load_sql
@@ -91,3 +96,96 @@ def layout_plan(
           f"{planned.steps.n_steps} decode steps, orders {', '.join(orders)}; page {params.page}, readahead "
           f"{params.readahead}, merge gap {params.merge_gap} bytes; trained on {trained}", file=sys.stderr)
     emit(table, fmt)
+
+
+class _Bar:
+    """One line on stderr: writing, then verifying."""
+
+    def __init__(self, label: str, enabled: bool):
+        self.label, self.enabled, self.shown, self.used, self.phase = label, enabled, 0.0, False, ""
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if not self.enabled or not total:
+            return
+        now = time.monotonic()
+        if phase == self.phase and now - self.shown < 0.2 and done < total:
+            return
+        if self.used and phase != self.phase:
+            sys.stderr.write("\n")
+        self.phase, self.shown, self.used = phase, now, True
+        filled = 30 * done // total
+        sys.stderr.write(f"\r{self.label} {phase:7s} [{'#' * filled}{'.' * (30 - filled)}] {100 * done // total:3d}%")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.used:
+            sys.stderr.write("\n")
+
+
+@layout_app.command("repack")
+def layout_repack(
+    in_path: Path = typer.Argument(..., metavar="IN.gguf", help="GGUF model to rewrite (read, never changed)."),
+    out_path: Path = typer.Argument(..., metavar="OUT.gguf", help="File to write (temporary name, then renamed)."),
+    order: str = typer.Option(..., "--order", help=f"{' | '.join(REPACK_ORDERS)} (expert-major is refused, see below)."),
+    train: list[str] = typer.Option([], "--train", metavar="RUN",
+                                    help="Runs hot-first and coact learn from (repeat or comma-separate); default: "
+                                         "every run of the model."),
+    model: str = typer.Option(None, "--model", "-m",
+                              help="Model whose runs train the expert orders; default: IN's own, if ingested."),
+    force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
+    progress: bool = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+) -> None:
+    """Write IN's tensors in another order into OUT: the same model, other byte positions.
+
+    layer moves whole tensors into block order (block 0's tensors, then block 1's, ...).
+    hot-first and coact also permute each block's experts (by activations, or a greedy chain
+    of co-selections, in the training runs of the warehouse): the expert dimension of every
+    ffn_{gate,up,down}_exps weight and bias and the router (ffn_gate_inp) rows and bias move
+    together, so the model computes the same function; the permutation is recorded as
+    moewh.expert_permutation.N, and ingest maps a trace of OUT back to the original expert
+    ids. Quantised data moves as bytes. expert-major is refused: gate, up and down are
+    separate 3-D tensors, so one expert's slices cannot sit side by side. Data is streamed
+    (memory stays at a few chunks), every tensor's checksum is verified after writing, and
+    a failure leaves no OUT.
+
+    \b
+    Examples:
+      moewh layout repack model.gguf model-layer.gguf --order layer
+      moewh layout repack model.gguf model-coact.gguf --order coact --train synthetic-code
+    """
+    if not in_path.is_file():
+        raise UsageError(f"{in_path}: no such file")
+    if out_path.exists() and not force:
+        raise UsageError(f"{out_path}: exists; give --force to replace it")
+    if not out_path.parent.is_dir():
+        raise UsageError(f"{out_path.parent}: no such folder")
+    perms = None
+    if order in ("hot-first", "coact"):
+        from ..ingest.models import decode_gguf
+
+        decoded = decode_gguf(in_path)
+        with open_store(state.db, read_only=True) as store:
+            model_id = resolve_model(store.con, model) if model else decoded.model_id
+            if not model and store.con.execute(load_sql("layout/plan_model.sql"),
+                                               {"model_id": model_id}).fetchone() is None:
+                raise UsageError(f"{in_path} is not in the warehouse; ingest it (`moewh ingest model`) and its "
+                                 "traces, or name the model whose runs to learn from with --model")
+            trained, train_ids, layout = trained_permutations(store.con, model_id, _split(train) or None)
+        shape = (decoded.model["n_layers"], decoded.model["n_experts"])
+        if (layout.n_layers, layout.n_experts) != shape:
+            raise UsageError(f"model {model_id} has {layout.n_layers} blocks x {layout.n_experts} experts, "
+                             f"{in_path} has {shape[0]} x {shape[1]}")
+        perms = trained[order]
+        print(f"{order}: expert order learned from {len(train_ids)} runs of model {model_id}", file=sys.stderr)
+    forced = os.environ.get("MOEWH_PROGRESS")
+    enabled = progress if progress is not None else (forced == "1" if forced in ("0", "1") else sys.stderr.isatty())
+    bar = _Bar(out_path.name, enabled)
+    started = time.monotonic()
+    try:
+        result = repack(in_path, out_path, order, perms, bar)
+    finally:
+        bar.close()
+    seconds = time.monotonic() - started
+    typer.echo(f"wrote {out_path} ({order}): {result.n_tensors} tensors, {result.n_moved} moved, "
+               f"{result.n_permuted} with experts permuted, {result.data_bytes:,} data bytes in {seconds:.1f} s; "
+               "every tensor's checksum verified")

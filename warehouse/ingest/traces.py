@@ -371,6 +371,8 @@ def ingest_trace(
         con.unregister("_trace_pass_id_bytes")
     if k is not None:
         con.execute(load_sql("ingest/trace_selections.sql"), {"run_id": run_id, "k": k})
+        if model_id is not None:  # a repacked model's experts, back to their original ids
+            con.execute(load_sql("ingest/trace_expert_permutation.sql"), {"run_id": run_id, "model_id": model_id})
     con.execute(load_sql("ingest/trace_anomalies.sql"), {"run_id": run_id})
     n_passes, warmup_passes, n_selections = _one(con, load_sql("ingest/trace_summary.sql"), {"run_id": run_id})
 

@@ -20,6 +20,7 @@ from ..errors import UsageError
 from ..lookup import resolve_runs
 from ..sqlfiles import load_sql
 from .plan import ORDERS, TRAINED_ORDERS, Layout, Params, Plan, Selections, Steps, build_steps, make_plan
+from .plan import train as train_orders
 
 PLAN_ID_CHARS = 16
 
@@ -119,6 +120,23 @@ def plan_model(con: duckdb.DuckDBPyConnection, model_id: str, runs: list[str] | 
     plan = make_plan(layout, steps, orders, params, training, set(train_ids))
     pid = plan_id_of(model_id, scored, train_ids, orders, params)
     return PlanRun(pid, model_id, model_name, sorted(scored), sorted(train_ids), layout, plan, steps)
+
+
+def trained_permutations(con: duckdb.DuckDBPyConnection, model_id: str, train: list[str] | None) -> tuple[
+        dict[str, np.ndarray], list[str], Layout]:
+    """hot-first and coact permutations learned from ``train`` runs (default: every run of the
+    model with decode steps), the training run ids, and the model's layout."""
+    layout, name = load_layout(con, model_id)
+    if train:
+        ids = resolve_runs(con, train)
+        _check_runs(con, model_id, ids, "training")
+    else:
+        ids = [r[0] for r in con.execute(load_sql("layout/plan_runs.sql"),
+                                                 {"model_id": model_id, "domain": None}).fetchall()]
+    if not ids:
+        raise UsageError(f"model {name} ({model_id}) has no run with decode steps to learn an expert order from")
+    _, sel = load_steps(con, layout, ids)
+    return train_orders(sel, layout.n_layers, layout.n_experts), sorted(ids), layout
 
 
 def results_table(run: PlanRun) -> pa.Table:
