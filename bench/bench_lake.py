@@ -32,9 +32,9 @@ def _timed(fn):
 
 
 def main() -> None:
-    from warehouse.lake import export_parquet, import_parquet
-    from warehouse.spark_engine import SparkLake, start_session, stop_session
-    from warehouse.store import open_store
+    from warehouse.db.store import open_store
+    from warehouse.lake.parquet import export_parquet, import_parquet
+    from warehouse.lake.spark import SparkLake, start_session, stop_session
 
     OUT.mkdir(exist_ok=True)
     db = OUT / "lake-demo.duckdb"

@@ -10,10 +10,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from warehouse.db.store import open_store
 from warehouse.demo.layout import replica_path
-from warehouse.formats.gguf_layout import read_gguf_layout
+from warehouse.formats.gguf.layout import read_gguf_layout
 from warehouse.ingest.models import decode_gguf, store_layout
-from warehouse.store import open_store
 
 NAIVE_OVERLAPS = """
 select count(*) from tensors a join tensors b

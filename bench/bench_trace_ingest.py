@@ -35,7 +35,7 @@ VERSION = "1"  # bump when the synthetic recipe changes
 
 _CHILD = r"""
 import json, os, resource, sys, time
-from warehouse.store import open_store
+from warehouse.db.store import open_store
 from warehouse.ingest.traces import ingest_trace
 trace, db = sys.argv[1], sys.argv[2]
 store = open_store(db)

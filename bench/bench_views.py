@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from warehouse import views
-from warehouse.formats.trace_records import RECORD_DTYPE
+from warehouse.db import viewset as views
+from warehouse.db.store import open_store
+from warehouse.formats.trace.records import RECORD_DTYPE
 from warehouse.ingest.derived import refresh_run
 from warehouse.paths import DATA_DIR
-from warehouse.store import open_store
 
 OUT = Path(__file__).parent / "out"
 DB = OUT / "views-bench.duckdb"

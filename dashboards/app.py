@@ -6,8 +6,8 @@ holds up `moewh ingest`. Every number on a page comes from a v1 view.
 
 import streamlit as st
 
-from warehouse import dashboard_ui as ui
-from warehouse.dashboard_data import DashboardError
+from warehouse.dashboard import ui
+from warehouse.dashboard.data import DashboardError
 
 st.set_page_config(page_title="MoE Trace Warehouse", page_icon=":material/memory:", layout="wide")
 

@@ -16,8 +16,8 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from warehouse.db.store import open_store
 from warehouse.paths import DATA_DIR
-from warehouse.store import open_store
 
 MODEL_ID = "f00dfeedmodel0001"
 N_LAYERS, N_EXPERTS, K = 24, 32, 4

@@ -57,7 +57,7 @@ _ARROW = {
 
 def fill_random(con, rows_per_table: int = 40, seed: int = 6) -> None:
     """Insert random rows into every base table (settings keep their defaults beside new keys)."""
-    from warehouse.lake import base_tables
+    from warehouse.lake.parquet import base_tables
 
     rng = random.Random(seed)
     nullable = {(t, c): n == "YES" for t, c, n in con.execute(

@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from warehouse.formats.arrow_columns import column, dictionary_column, numbers, rows_table, strings
+from warehouse.ingest.arrow_columns import column, dictionary_column, numbers, rows_table, strings
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint16, np.uint64, np.float64])
@@ -44,7 +44,7 @@ def test_trace_ingest_does_not_import_pandas(tmp_path):
     # pa.array and Array.to_numpy import pandas (about 0.3 s); a trace ingest must not need it.
     code = (
         "import sys\n"
-        "from warehouse.store import open_store\n"
+        "from warehouse.db.store import open_store\n"
         "from warehouse.ingest.traces import ingest_trace\n"
         "from warehouse.synth import generate_run\n"
         f"path = {str(tmp_path / 't.bin')!r}\n"

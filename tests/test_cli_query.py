@@ -4,7 +4,7 @@ import sys
 
 import pyarrow.parquet as pq
 
-from warehouse.store import open_store
+from warehouse.db.store import open_store
 
 
 def test_query_formats_and_bound_parameters(cli, db_path, tmp_path):

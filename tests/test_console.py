@@ -7,8 +7,8 @@ import os
 import duckdb
 import pytest
 
-from warehouse.console import ConsoleError, check_statement, run_console
-from warehouse.store import open_store
+from warehouse.dashboard.console import ConsoleError, check_statement, run_console
+from warehouse.db.store import open_store
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from warehouse.store import open_store
+from warehouse.db.store import open_store
 
 APP = Path(__file__).resolve().parent.parent / "dashboards" / "app.py"
 PAGES = ["1_overview", "2_expert_heatmap", "3_file_map", "4_token_timeline", "5_compare", "6_layout_check",

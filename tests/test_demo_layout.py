@@ -12,9 +12,9 @@ from gguf import GGUFReader
 from layout_samples import shared_replica
 
 from warehouse.cli import run
+from warehouse.db.store import open_store
 from warehouse.demo import layout as demo_layout
 from warehouse.ingest.models import ingest_gguf, ingest_layout_file
-from warehouse.store import open_store
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFReader, GGUFValueTy
 from layout_samples import every_type_tensors, kv_fields, tensor_info_fields, write_gguf, write_moe_gguf
 
 from warehouse.errors import InputError
-from warehouse.formats.gguf_layout import read_gguf_layout
+from warehouse.formats.gguf.layout import read_gguf_layout
 
 
 def assert_agrees_with_reader(path):

@@ -11,10 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.lake_data import MODEL_IDS, RUN_IDS, fill_random
-from warehouse import views
+from warehouse.db import viewset as views
+from warehouse.db.store import open_store, schema_version
 from warehouse.errors import InputError, UsageError
-from warehouse.lake import base_tables, export_parquet, import_parquet, read_manifest
-from warehouse.store import open_store, schema_version
+from warehouse.lake.parquet import base_tables, export_parquet, import_parquet, read_manifest
 
 
 def table_rows(con, table: str) -> list[tuple]:

@@ -11,7 +11,7 @@ import pytest
 from gguf import GGMLQuantizationType, GGUFReader, GGUFValueType
 from layout_samples import kv_fields, moe_tensors, tensor_info_fields, write_gguf, write_moe_gguf
 
-from warehouse.store import open_store
+from warehouse.db.store import open_store
 
 N_EXPERTS = 4
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from warehouse.cli import run
+from warehouse.db.store import open_store
 from warehouse.errors import InputError
 from warehouse.ingest.models import decode_layout_file, ingest_layout_file
-from warehouse.store import open_store
 
 DATA = Path(__file__).parent / "data"
 MEMORY_MAP = DATA / "gpt-oss-20b" / "memory-map.json"

@@ -15,9 +15,9 @@ from layout_plan_recount import coact, hot_first, offsets, percentile, step_figu
 from layout_samples import shared_replica
 
 from tests.views_warehouse import build_truth, insert
+from warehouse.db.store import open_store
 from warehouse.layout import plan as lp
 from warehouse.layout.plan_store import plan_model, store_plan
-from warehouse.store import open_store
 
 PARAMS = dict(page=256, readahead=2048, merge_gap=64)
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.views_warehouse import build_truth, insert
-from warehouse.store import open_store
+from warehouse.db.store import open_store
 
 
 @pytest.fixture

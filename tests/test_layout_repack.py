@@ -251,7 +251,7 @@ def test_replica_repack_is_bounded_sound_and_places_every_slice(repacked_replica
     db = str(tmp_path / "w.duckdb")
     assert run(["--db", db, "ingest", "model", str(out)]) == 0
     assert run(["--db", db, "check", "layout"]) == 0
-    from warehouse.store import open_store
+    from warehouse.db.store import open_store
 
     with open_store(db, read_only=True) as store:
         n_over, n_gaps = (store.con.execute(f"select count(*) from v1.{v}").fetchone()[0]
@@ -270,9 +270,9 @@ def test_replica_repack_is_bounded_sound_and_places_every_slice(repacked_replica
 
 @pytest.mark.slow
 def test_trace_of_repacked_model_maps_back_to_original_experts(repacked_replica, tmp_path):
+    from warehouse.db.store import open_store
     from warehouse.ingest.models import ingest_gguf
     from warehouse.ingest.traces import ingest_trace
-    from warehouse.store import open_store
     from warehouse.synth import generate_run
 
     _, out, perms, _ = repacked_replica

@@ -1,7 +1,7 @@
 import pytest
 
+from warehouse.db.lookup import pick
 from warehouse.errors import UsageError
-from warehouse.lookup import pick
 
 ROWS = [("ab12", "code"), ("ab34", "math"), ("cd56", "ab12x"), ("ef78", "twin"), ("ef79", "twin")]
 

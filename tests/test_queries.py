@@ -12,8 +12,8 @@ import pytest
 
 from tests.test_views_analysis import dense_reads, layer_counts, slices
 from tests.views_warehouse import build_truth, insert
+from warehouse.db.store import open_store
 from warehouse.paths import sql_dir
-from warehouse.store import open_store
 
 QUERIES = sorted((sql_dir() / "queries").glob("*.sql"))
 _PARAM = re.compile(r"^-- @param\s+(\w+)\s+(\S+)\s+\S")

@@ -3,7 +3,7 @@ import json
 import duckdb
 
 from tests.layout_samples import write_moe_gguf
-from warehouse.store import open_store
+from warehouse.db.store import open_store
 
 
 def _settings(db_path) -> dict[str, str]:

@@ -1,7 +1,7 @@
 import duckdb
 import pytest
 
-from warehouse import store
+from warehouse.db import store
 from warehouse.errors import DatabaseError
 
 

@@ -10,7 +10,7 @@ import time
 
 from trace_samples import counts
 
-from warehouse.store import open_store
+from warehouse.db.store import open_store
 from warehouse.synth import write_large
 
 

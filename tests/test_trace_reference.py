@@ -101,7 +101,7 @@ def test_json_export_and_binary_give_the_same_rows(tmp_path, entries):
         q = f"select * from {table} order by all"
         assert rows(a.con, q) == rows(b.con, q), table
     # and the binary's JSON re-encoding is byte-exact
-    from warehouse.formats.trace_json import entries_to_records
+    from warehouse.formats.trace.token_json import entries_to_records
 
     assert entries_to_records(TOKEN_JSON, entries, "ggml-2026-01").tobytes() == REAL_TRACE.read_bytes()
     # one warehouse, both inputs: one run
@@ -112,7 +112,7 @@ def test_json_export_and_binary_give_the_same_rows(tmp_path, entries):
 
 
 def test_without_a_model_k_cannot_be_known_and_says_so(db_path):
-    from warehouse.store import open_store
+    from warehouse.db.store import open_store
 
     with open_store(db_path) as store:
         result = ingest(store, REAL_TRACE)
@@ -126,7 +126,7 @@ def test_layout_replica_gguf_gives_k_and_matches(tmp_path):
     pytest.importorskip("gguf")
     from trace_samples import write_moe_gguf
 
-    from warehouse.store import open_store
+    from warehouse.db.store import open_store
 
     gguf = write_moe_gguf(tmp_path / "small.gguf")
     from warehouse.ingest.models import ingest_gguf

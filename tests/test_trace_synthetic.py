@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from trace_samples import counts, ingest, rows, store_with_layout
 
-from warehouse.formats import op_tables
+from warehouse.formats.trace import op_tables
 from warehouse.synth import generate_run, template
 
 MUL_MAT_ID = op_tables.code_of("ggml-2026-01", "MUL_MAT_ID")
@@ -62,7 +62,7 @@ def test_sparse_tail_is_not_read(store, tmp_path):
     st = os.stat(path)
     if st.st_blocks * 512 > 64 << 20:
         pytest.skip("this file system does not keep the file sparse")
-    from warehouse.formats.trace_records import RECORD_DTYPE, find_extent
+    from warehouse.formats.trace.records import RECORD_DTYPE, find_extent
 
     extent = find_extent(path, RECORD_DTYPE.itemsize)
     assert sum(b - a for a, b in extent.data_ranges) < truth.n_records + 64  # only the data is visited

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.views_warehouse import Run, build_truth, insert
-from warehouse.store import open_store
+from warehouse.db.store import open_store
 
 
 @pytest.fixture(scope="module")

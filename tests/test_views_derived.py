@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tests.views_warehouse import build_truth, insert
+from warehouse.db.store import open_store
 from warehouse.ingest.derived import refresh_missing, refresh_run
-from warehouse.store import open_store
 
 TABLES = ("pass_disk_reads", "step_selections")
 

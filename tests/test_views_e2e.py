@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from trace_samples import MEMORY_MAP, ingest, store_with_layout
 
-from warehouse.formats.trace_records import RECORD_DTYPE
+from warehouse.formats.trace.records import RECORD_DTYPE
 from warehouse.synth import generate_run, template
 
 

@@ -16,8 +16,8 @@ RUN_TABLES = ("runs", "records", "sources", "record_experts", "passes", "selecti
 
 def store_with_layout(db_path: str):
     """An open store holding the GPT-OSS-20B layout from memory-map.json; returns (store, model_id)."""
+    from warehouse.db.store import open_store
     from warehouse.ingest.models import ingest_layout_file
-    from warehouse.store import open_store
 
     store = open_store(db_path)
     with store.transaction() as con:

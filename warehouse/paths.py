@@ -9,10 +9,20 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = PACKAGE_DIR / "data"
 
 
+def _shipped(folder: str) -> Path:
+    # A wheel carries the top-level folders sql/ and dashboards/ inside the package
+    # (pyproject's force-include); a checkout or editable install has them beside it.
+    inside = PACKAGE_DIR / folder
+    return inside if inside.is_dir() else PACKAGE_DIR.parent / folder
+
+
 def sql_dir() -> Path:
-    # A wheel carries sql/ inside the package; a checkout (or editable install) has it beside.
-    inside = PACKAGE_DIR / "sql"
-    return inside if inside.is_dir() else PACKAGE_DIR.parent / "sql"
+    return _shipped("sql")
+
+
+def dashboard_app() -> Path:
+    """The Streamlit entry script."""
+    return _shipped("dashboards") / "app.py"
 
 
 def cache_dir() -> Path:

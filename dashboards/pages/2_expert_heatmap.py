@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from warehouse import dashboard_ui as ui
-from warehouse.dashboard_data import query
+from warehouse.dashboard import ui
+from warehouse.dashboard.data import query
 
 st.title("Expert heatmap")
 

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from warehouse import dashboard_ui as ui
-from warehouse.dashboard_data import query
+from warehouse.dashboard import ui
+from warehouse.dashboard.data import query
 
 # Above this many bars the chart merges expert slices into their whole tensors.
 MAX_BARS = 1500

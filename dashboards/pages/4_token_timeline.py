@@ -4,8 +4,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from warehouse import dashboard_ui as ui
-from warehouse.dashboard_data import query
+from warehouse.dashboard import ui
+from warehouse.dashboard.data import query
 
 st.title("Token timeline")
 st.caption("Which experts each pass selected in one layer. Colour is the router's rank (0 = first "

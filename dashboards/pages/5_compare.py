@@ -3,8 +3,8 @@
 import altair as alt
 import streamlit as st
 
-from warehouse import dashboard_ui as ui
-from warehouse.dashboard_data import query
+from warehouse.dashboard import ui
+from warehouse.dashboard.data import query
 
 st.title("Compare")
 

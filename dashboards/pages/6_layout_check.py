@@ -4,8 +4,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from warehouse import dashboard_ui as ui
-from warehouse.dashboard_data import query
+from warehouse.dashboard import ui
+from warehouse.dashboard.data import query
 
 st.title("Layout check")
 st.caption("A correct split layout has no overlapping rows and no uncovered bytes beyond alignment "

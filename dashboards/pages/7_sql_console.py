@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from warehouse.console import MAX_ROWS, ConsoleError, run_console
-from warehouse.dashboard_data import db_path
+from warehouse.dashboard.console import MAX_ROWS, ConsoleError, run_console
+from warehouse.dashboard.data import db_path
 
 EXAMPLE = """SELECT r.run_name, r.domain, h.layer_id, h.expert_id, h.activations, h.share
 FROM v1.expert_hotness AS h

@@ -7,6 +7,8 @@ from . import (  # noqa: F401  (each module registers its commands)
     layout_cmds,
     layout_plan_cmds,
     query_cmds,
+    routing_cmds,
+    runs_cmds,
     settings_cmds,
     trace_cmds,
     views_cmds,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from ..db.store import open_store
 from ..demo import ingest_demo
-from ..store import open_store
 from .app import ingest_app, state
 
 

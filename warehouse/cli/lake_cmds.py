@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
+from ..db.store import open_store
 from ..errors import UsageError
-from ..output import check_format, emit
-from ..store import open_store
 from .app import app, export_app, ingest_app, state
+from .output import check_format, emit
 
 spark_app = typer.Typer(
     help="Run SQL and the v1 views on Apache Spark over a Parquet lake (see `moewh export parquet`).",
@@ -31,9 +31,11 @@ def export_parquet(
     model_id. Exporting into an existing lake replaces exactly the exported runs' and models'
     partitions and keeps everything else, so several warehouses can feed one lake.
 
-    Example: moewh export parquet lake/ --run 3f9a0c1e77d2b6a4
+    \b
+    Example:
+      moewh export parquet lake/ --run 3f9a0c1e77d2b6a4
     """
-    from ..lake import export_parquet as export
+    from ..lake.parquet import export_parquet as export
 
     with open_store(state.db, read_only=True) as store:
         summary = export(store.con, lake, runs=run or None, progress=True)
@@ -51,7 +53,7 @@ def ingest_parquet(
     Runs and models already in the warehouse are replaced by the lake's copy, so loading the
     same lake twice changes nothing. Row counts are checked against the lake's manifest.
     """
-    from ..lake import import_parquet
+    from ..lake.parquet import import_parquet
 
     with open_store(state.db) as store, store.transaction() as con:
         summary = import_parquet(con, lake, runs=run or None, progress=True)
@@ -75,9 +77,11 @@ def spark_query(
     created from `moewh views sql --dialect spark`. --format json prints one JSON array of row
     objects, as `moewh query` does.
 
-    Example: moewh spark query lake/ "select * from v1.expert_hotness where rank_in_layer <= 3"
+    \b
+    Example:
+      moewh spark query lake/ "select * from v1.expert_hotness where rank_in_layer <= 3"
     """
-    from ..spark_engine import SparkLake
+    from ..lake.spark import SparkLake
 
     if (sql is None) == (file is None):
         raise UsageError("give the SQL as an argument or with --file, not both")
@@ -103,10 +107,12 @@ def export_ddl(
     Tables become external Parquet tables partitioned like the lake, partitions are loaded
     from the directories, then the v1 views follow (as `moewh views sql --dialect ...`).
 
-    Example: moewh export ddl lake/ --dialect trino --location s3a://bucket/lake | trino --file /dev/stdin
+    \b
+    Example:
+      moewh export ddl lake/ --dialect trino --location s3a://bucket/lake | trino --file /dev/stdin
     """
-    from ..lake import read_manifest
-    from ..lake_ddl import lake_ddl
+    from ..lake.ddl import lake_ddl
+    from ..lake.parquet import read_manifest
 
     if dialect not in ("trino", "spark"):
         raise UsageError(f"--dialect is trino or spark, not {dialect!r}")

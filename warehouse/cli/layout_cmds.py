@@ -7,14 +7,14 @@ from pathlib import Path
 
 import typer
 
+from ..db.lookup import resolve_model
+from ..db.store import open_store
 from ..errors import EXIT_FINDINGS, UsageError
 from ..ingest.models import DecodedLayout, IngestResult, decode_gguf, decode_layout_file, store_layout
-from ..layout_check import check_layouts
-from ..layout_export import export_csv
-from ..lookup import resolve_model
-from ..output import render_table
-from ..store import open_store
+from ..layout.check import check_layouts
+from ..layout.export import export_csv
 from .app import check_app, ingest_app, layout_app, state
+from .output import render_table
 
 MODEL_HELP = "Model: model_id, a unique prefix of it, or model_name. Optional when the warehouse holds one."
 
@@ -53,7 +53,9 @@ def ingest_model(
     becomes one row per expert, NAME[e]. The model_id is a fingerprint of the header, so the
     same file again, or a renamed copy, is recognised and nothing changes.
 
-    Example: moewh ingest model ~/models/gpt-oss-20b-F16.gguf --name gpt-oss-20b
+    \b
+    Example:
+      moewh ingest model ~/models/gpt-oss-20b-F16.gguf --name gpt-oss-20b
     """
     decoded = decode_gguf(path, name)
     _report(_store_decoded(decoded), decoded)

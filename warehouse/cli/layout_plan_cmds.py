@@ -11,15 +11,15 @@ from pathlib import Path
 
 import typer
 
+from ..db.lookup import resolve_model
+from ..db.sqlfiles import load_sql
+from ..db.store import open_store
 from ..errors import UsageError
 from ..layout.plan import ORDERS, Params
 from ..layout.plan_store import plan_model, store_plan, trained_permutations
 from ..layout.repack import REPACK_ORDERS, repack
-from ..lookup import resolve_model
-from ..output import check_format, emit
-from ..sqlfiles import load_sql
-from ..store import open_store
 from .app import layout_app, state
+from .output import check_format, emit
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "kib": 1024, "m": 1024**2, "mib": 1024**2, "g": 1024**3, "gib": 1024**3}
 _SIZE = re.compile(r"^\s*(\d+)\s*([a-z]*)\s*$", re.IGNORECASE)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
+from ..db.query import parse_params, run_query
 from ..errors import UsageError
-from ..output import check_format, emit
-from ..query import parse_params, run_query
 from .app import app, state
+from .output import check_format, emit
 
 
 @app.command()
@@ -26,7 +26,9 @@ def query(
     Views live in schema v1 (see `moewh views list`); base tables in main. --format json prints
     one JSON array of row objects.
 
-    Example: moewh query "select * from v1.expert_hotness where run_id = $run" -p run=ab12
+    \b
+    Example:
+      moewh query 'select * from v1.expert_hotness where layer_id = $layer and rank_in_layer <= 3' -p layer=0
     """
     if (sql is None) == (file is None):
         raise UsageError("give the SQL as an argument or with --file, not both")

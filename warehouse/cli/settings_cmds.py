@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
-from ..output import FORMATS, check_format, emit
-from ..settings import list_settings, set_setting
-from ..store import open_store
+from ..db.settings import list_settings, set_setting
+from ..db.store import open_store
 from .app import settings_app, state
+from .output import FORMATS, check_format, emit
 
 
 @settings_app.command("list")
@@ -31,7 +31,9 @@ def settings_set(
 ) -> None:
     """Change a setting; the views read it on their next query.
 
-    Example: moewh settings set file_region_bucket_bytes 16777216   # 16 MiB file-map buckets
+    \b
+    Example:
+      moewh settings set file_region_bucket_bytes 16777216   # 16 MiB file-map buckets
     """
     with open_store(state.db) as store, store.transaction() as con:
         set_setting(con, key, value)

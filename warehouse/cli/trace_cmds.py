@@ -1,4 +1,4 @@
-"""`moewh ingest trace`, `moewh ingest dir`, `moewh runs list`, `moewh runs rm`."""
+"""`moewh ingest trace`, `moewh ingest dir`."""
 
 from __future__ import annotations
 
@@ -9,15 +9,14 @@ from pathlib import Path
 
 import typer
 
+from ..db.lookup import resolve_model
+from ..db.store import open_store
 from ..errors import EXIT_FINDINGS, UsageError
-from ..formats import op_tables
+from ..formats.trace import op_tables
 from ..ingest.experiments import ingest_dir
-from ..ingest.traces import delete_run, ingest_trace, open_source
-from ..lookup import resolve_model, resolve_run
-from ..output import FORMATS, check_format, emit, render_table
-from ..sqlfiles import load_sql
-from ..store import open_store
-from .app import ingest_app, runs_app, state
+from ..ingest.traces import ingest_trace, open_source
+from .app import ingest_app, state
+from .output import render_table
 
 MODEL_OPT_HELP = ("Layout to read the trace against: a model_id (or unique prefix, or model name) already in "
                   "the warehouse, or a GGUF file (ingested first if new). Gives k (experts used per token) "
@@ -123,7 +122,9 @@ def ingest_trace_cmd(
     range, duplicate or disagreeing ids, impossible counts, unknown op codes) are kept and
     listed in the anomalies table and v1.trace_quality. All rows go in as one transaction.
 
-    Example: moewh ingest trace run1/tensor_trace.bin --model gpt-oss-20b --domain code --tag source=real
+    \b
+    Example:
+      moewh ingest trace run1/tensor_trace.bin --model gpt-oss-20b --domain code --tag source=real
     """
     tags = _tags(tag)
     source = open_source(path, op_table)  # bad input is refused before the database is opened
@@ -163,7 +164,9 @@ def ingest_dir_cmd(
     a run supplies its layout when --model is not given. A failed run does not stop the
     others; the exit code is 1 if any failed.
 
-    Example: moewh ingest dir ~/old/experiments --experts-used 4
+    \b
+    Example:
+      moewh ingest dir ~/old/experiments --experts-used 4
     """
     tags = _tags(tag)
     with open_store(state.db) as store:
@@ -199,26 +202,3 @@ def ingest_dir_cmd(
         typer.echo(f"failed: {o.run.folder}: {o.error}", err=True)
     if failed:
         raise typer.Exit(EXIT_FINDINGS)
-
-
-@runs_app.command("list")
-def runs_list(
-    fmt: str = typer.Option("table", "--format", "-f", help=f"Output format: {', '.join(FORMATS)}."),
-    output: Path = typer.Option(None, "--output", "-o", help="Write to this file (needed for parquet)."),
-) -> None:
-    """List the runs: id, name, experiment, domain, model, format, records, passes, k, tags."""
-    check_format(fmt, output)
-    with open_store(state.db, read_only=True) as store:
-        table = store.con.sql(load_sql("runs/list.sql")).to_arrow_table()
-    emit(table, fmt, output)
-
-
-@runs_app.command("rm")
-def runs_rm(
-    run: str = typer.Argument(..., metavar="RUN", help="run_id, a unique prefix of it, or a unique run name."),
-) -> None:
-    """Delete a run and every row derived from it (one transaction)."""
-    with open_store(state.db) as store, store.transaction() as con:
-        run_id, run_name = resolve_run(con, run)
-        delete_run(con, run_id)
-    typer.echo(f"removed run {run_id} ({run_name})")

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from ..store import Store
+from ..db.store import Store
 
 
 def ingest_demo(store: Store) -> None:

@@ -20,8 +20,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..db.store import Store
 from ..paths import DATA_DIR, cache_dir
-from ..store import Store
 
 TENSORS_CSV = DATA_DIR / "gpt-oss-20b" / "tensors.csv"
 # Bump the suffix whenever the recipe changes, so stale replicas in caches are not reused.
@@ -143,7 +143,7 @@ def build_replica(path: Path) -> None:
 
 
 def _verify(path: Path, table: list[TableEntry]) -> None:
-    from ..formats.gguf_layout import read_gguf_layout
+    from ..formats.gguf.layout import read_gguf_layout
 
     layout = read_gguf_layout(path)
     got = [(t.name, t.ggml_type, t.dims, t.offset, t.size_bytes) for t in layout.tensors]

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import sys
 
+from ..db.store import Store
 from ..ingest.traces import ingest_trace
 from ..paths import DATA_DIR, cache_dir
-from ..store import Store
 from ..synth import generate_run
 
 REAL_TRACE = DATA_DIR / "gpt-oss-20b" / "tensor_trace.bin"

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import duckdb
 
+from ..db.store import Store
 from ..errors import InputError, WarehouseError
-from ..formats.trace_json import token_files
-from ..store import Store
+from ..formats.trace.token_json import token_files
 from .traces import RunResult, ingest_trace, open_source
 
 META_FILES = ("prompts.json", "settings.json", "summary.json")

@@ -24,13 +24,13 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from ..db import catalog
+from ..db.sqlfiles import ident, load_sql, render_sql
 from ..errors import InputError, UsageError
-from ..formats import op_tables
-from ..formats.arrow_columns import column
-from ..formats.trace_detect import TOKEN_JSON, TRACE_256, TRACE_1024, detect
-from ..formats.trace_json import entries_to_records, load_entries
-from ..formats.trace_legacy import LEGACY_RECORD_DTYPE, to_records
-from ..formats.trace_records import (
+from ..formats.trace import op_tables
+from ..formats.trace.detect import TOKEN_JSON, TRACE_256, TRACE_1024, detect
+from ..formats.trace.legacy import LEGACY_RECORD_DTYPE, to_records
+from ..formats.trace.records import (
     DEFAULT_CHUNK_RECORDS,
     RECORD_DTYPE,
     decode_chunk,
@@ -39,8 +39,9 @@ from ..formats.trace_records import (
     pass_starts,
     scan_used,
 )
-from ..sqlfiles import load_sql
+from ..formats.trace.token_json import entries_to_records, load_entries
 from . import derived
+from .arrow_columns import column
 
 RUN_ID_CHARS = 16
 Progress = Callable[[int, int], None]  # (units done so far, total units)
@@ -202,20 +203,10 @@ def default_run_name(path: Path) -> str:
     return path.stem
 
 
-def run_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every base table in main with a run_id column, the runs table last."""
-    tables = [r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.columns WHERE table_schema = 'main' "
-        "AND column_name = 'run_id' AND table_name IN (SELECT table_name FROM information_schema.tables "
-        "WHERE table_schema = 'main' AND table_type = 'BASE TABLE') ORDER BY table_name"
-    ).fetchall()]
-    return [t for t in tables if t != "runs"] + (["runs"] if "runs" in tables else [])
-
-
 def delete_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     """Remove every row of a run, in every table that has one (the caller owns the transaction)."""
-    for table in run_tables(con):
-        con.execute(f'DELETE FROM "{table}" WHERE run_id = ?', [run_id])
+    for table in catalog.run_tables(con):
+        con.execute(render_sql("ingest/delete_run_rows.sql", table=ident(table)), {"run_id": run_id})
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> tuple | None:
@@ -230,12 +221,6 @@ def _model(con, model_id: str | None) -> tuple[int | None, int | None]:
     if row is None:
         raise UsageError(f"no model {model_id!r} in the warehouse; ingest its GGUF or layout first")
     return row[0], row[1]
-
-
-def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    return [r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ? "
-        "ORDER BY ordinal_position", [table]).fetchall()]
 
 
 def _append(con: duckdb.DuckDBPyConnection, table: str, arrow_table, columns: list[str]) -> None:
@@ -305,7 +290,7 @@ def ingest_trace(
     n_experts, model_k = _model(con, model_id)
 
     # Decode and append, carrying the pass counter across chunks.
-    columns = {t: _table_columns(con, t) for t in ("records", "sources", "record_experts", "anomalies")}
+    columns = {t: catalog.table_columns(con, t) for t in ("records", "sources", "record_experts", "anomalies")}
     id_bytes: dict[int, int] = {}
     pass_counter = None
     expert_codes: Counter[int] = Counter()

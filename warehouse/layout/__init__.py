@@ -1,0 +1,1 @@
+"""Questions about an ingested model's layout: consistency checks and export to old formats."""

@@ -16,9 +16,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..db.lookup import resolve_runs
+from ..db.sqlfiles import load_sql
 from ..errors import UsageError
-from ..lookup import resolve_runs
-from ..sqlfiles import load_sql
 from .plan import ORDERS, TRAINED_ORDERS, Layout, Params, Plan, Selections, Steps, build_steps, make_plan
 from .plan import train as train_orders
 

@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, UsageError
-from ..formats.expert_permutation import PERMUTATION_KEY, file_permutations
-from ..formats.gguf_layout import read_gguf_layout
+from ..formats.gguf.expert_permutation import PERMUTATION_KEY, file_permutations
+from ..formats.gguf.layout import read_gguf_layout
 from .plan import Layout, order_offsets
 
 CHUNK = 16 << 20

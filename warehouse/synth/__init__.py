@@ -33,6 +33,15 @@ The encoders in ``warehouse.synth.encode`` write any decoded records in the 1024
 and per-token JSON formats.
 """
 
-from .generator import N_EXPERTS, N_LAYERS, PassTruth, Truth, generate_run, popularity, template, write_large
+from .generator import (
+    N_EXPERTS,
+    N_LAYERS,
+    PassTruth,
+    Truth,
+    generate_run,
+    popularity,
+    template,
+    write_large,
+)
 
 __all__ = ["N_EXPERTS", "N_LAYERS", "PassTruth", "Truth", "generate_run", "popularity", "template", "write_large"]

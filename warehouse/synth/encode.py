@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..formats import op_tables
-from ..formats.trace_json import records_to_entries, token_document
-from ..formats.trace_legacy import from_records
-from ..formats.trace_records import RECORD_DTYPE
+from ..formats.trace import op_tables
+from ..formats.trace.legacy import from_records
+from ..formats.trace.records import RECORD_DTYPE
+from ..formats.trace.token_json import records_to_entries, token_document
 
 
 def write_records(f, rec: np.ndarray) -> None:

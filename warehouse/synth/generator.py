@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..formats import op_tables
-from ..formats.trace_records import RECORD_DTYPE, RECORD_SIZE
+from ..formats.trace import op_tables
+from ..formats.trace.records import RECORD_DTYPE, RECORD_SIZE
 from ..paths import DATA_DIR
 from . import encode
 

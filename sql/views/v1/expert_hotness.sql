@@ -7,11 +7,15 @@
 -- sum to 1. For a run without a model the grid is what its selections show (see
 -- v1.run_shape). Expert ids outside the model's grid (flagged by v1.trace_quality) are left
 -- out. Ties in rank_in_layer go to the lower expert id, so ranks are 1..n_experts.
+-- A counts-only run (an SGLang stat or per_pass dump) has no decode steps: its activations are
+-- the recorder's counts, over every token it routed (prompt tokens included).
 --
+-- @grain run_id, layer_id, expert_id
 -- @column run_id         Run (v1.runs.run_id).
 -- @column layer_id       Block index.
 -- @column expert_id      Expert index within the layer.
--- @column activations    Decode steps in which the expert was selected in this layer.
+-- @column activations    Decode steps in which the expert was selected in this layer (a counts-only run: the
+--                        recorder's count).
 -- @column share          activations / all activations of the layer in the run; NULL if the layer has none.
 -- @column rank_in_layer  1 = the layer's most-selected expert in the run.
 WITH grid AS (
@@ -25,6 +29,9 @@ counts AS (
     SELECT run_id, layer_id, expert_id, COUNT(*) AS activations
     FROM v1.step_experts
     GROUP BY run_id, layer_id, expert_id
+    UNION ALL
+    SELECT run_id, layer_id, expert_id, activations
+    FROM routing_counts
 ),
 joined AS (
     SELECT g.run_id, g.layer_id, g.expert_id, COALESCE(c.activations, 0) AS activations

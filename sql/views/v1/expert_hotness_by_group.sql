@@ -6,6 +6,7 @@
 -- since their grids are not comparable. share and rank_in_layer are recomputed over the
 -- group's summed activations (ties go to the lower expert id).
 --
+-- @grain group_kind, group_name, model_id, layer_id, expert_id
 -- @column group_kind     all, domain or experiment.
 -- @column group_name     The domain or experiment; NULL for group_kind 'all'.
 -- @column model_id       Model (v1.models.model_id).

@@ -8,6 +8,7 @@
 -- a step touched (v1.tensor_touches); NULL when the model has no decode steps. Input for a
 -- file-offset heatmap: which parts of the file a token reads.
 --
+-- @grain model_id, bucket, category
 -- @column model_id                     Model (v1.models.model_id).
 -- @column bucket                       Bucket index: offset // bucket_bytes.
 -- @column bucket_start                 First file offset of the bucket.

@@ -10,6 +10,7 @@
 -- log2(n). experts_for_P is the smallest number of the hottest experts whose activations
 -- reach P % of S. Every statistic is NULL for a layer with no activations.
 --
+-- @grain run_id, layer_id
 -- @column run_id               Run (v1.runs.run_id).
 -- @column layer_id             Block index.
 -- @column n_experts            Experts in the layer (the run's grid).

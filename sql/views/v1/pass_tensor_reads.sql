@@ -8,6 +8,7 @@
 -- offset matches no layout row (v1.trace_quality) and runs without a model give no rows.
 -- Reads the pre-aggregated table pass_disk_reads filled at ingest (warm-up passes have step NULL).
 --
+-- @grain run_id, pass_id, tensor_name
 -- @column run_id        Run (v1.runs.run_id).
 -- @column pass_id       Pass (v1.passes.pass_id).
 -- @column step          Decode step (v1.decode_steps.step).

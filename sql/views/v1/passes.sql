@@ -4,6 +4,7 @@
 -- experts, so its MoE records show more ids per token than the model's experts-used count;
 -- it yields no expert selections.
 --
+-- @grain run_id, pass_id
 -- @column run_id          Run (v1.runs.run_id).
 -- @column pass_id         Execution order within the run, from 0.
 -- @column token_id        Token label set by the host program (not unique across passes).

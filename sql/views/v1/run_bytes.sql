@@ -6,6 +6,7 @@
 -- expert slice selected at least once, each counted once. Byte columns are NULL for a run
 -- without a model or without decode steps.
 --
+-- @grain run_id
 -- @column run_id             Run (v1.runs.run_id).
 -- @column model_id           Model of the run.
 -- @column n_steps            Decode steps of the run.

@@ -6,6 +6,7 @@
 -- decode steps over all its runs, so touches / n_steps is the fraction of steps that read
 -- the row (NULL when the model has no decode steps).
 --
+-- @grain model_id, tensor_name
 -- @column model_id       Model (v1.models.model_id).
 -- @column tensor_name    Layout row (v1.tensors.tensor_name).
 -- @column category       Tensor category.

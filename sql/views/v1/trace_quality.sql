@@ -6,6 +6,7 @@
 -- the first byte of some tensor (the smallest offset_start of its rows, expert slices
 -- included); sources whose offset matches nothing point at a wrong or missing layout.
 --
+-- @grain run_id
 -- @column run_id                  Run (v1.runs.run_id).
 -- @column run_name                Run name.
 -- @column model_id                Layout the run is read against; NULL if none.

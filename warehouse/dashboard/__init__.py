@@ -1,0 +1,1 @@
+"""The Streamlit dashboard: read-only data access, shared widgets, the SQL console, the app."""

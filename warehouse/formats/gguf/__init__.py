@@ -1,0 +1,1 @@
+"""The GGUF header: tensor layout and metadata, read without the weights."""

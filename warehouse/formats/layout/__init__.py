@@ -1,0 +1,1 @@
+"""Layout files of the old pipeline: gguf-dump CSV and memory-map.json."""

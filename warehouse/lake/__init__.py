@@ -1,0 +1,1 @@
+"""The Parquet lake and the engines that read it (Spark, Trino DDL)."""
