@@ -19,6 +19,8 @@ from warehouse.db.store import open_store
 from warehouse.ingest.models import ingest_layout_file
 from warehouse.ingest.routing import ingest_routing_file
 from warehouse.ingest.traces import ingest_trace
+from warehouse.layout.plan import ORDERS, Params
+from warehouse.layout.plan_store import plan_model, store_plan
 from warehouse.paths import DATA_DIR
 from warehouse.synth import generate_run
 
@@ -49,6 +51,10 @@ def build(db: Path, scratch: Path) -> None:
         ingest_routing_file(con, routing / "moe_trace.csv", experts_used=2, domain="code")
         ingest_routing_file(con, routing / "moe_trace_phased.csv", model_id=model_id, domain="code")
         ingest_routing_file(con, routing / "sglang_stat.pt", model_id=model_id, name="sglang-counts")
+    # a layout plan of the synthetic runs, trained on one of them, so the v1.layout_plan* views have rows
+    plan = plan_model(store.con, model_id, ["synth-math", "synth-prose"], None, list(ORDERS), Params(), ["synth-code"])
+    with store.transaction() as con:
+        store_plan(con, plan)
     store.close()
 
 
