@@ -1,6 +1,7 @@
 """The `moewh` command line: a thin layer over the warehouse library."""
 
 from . import (  # noqa: F401  (each module registers its commands)
+    capture_cmds,
     dashboard_cmds,
     demo_cmds,
     lake_cmds,
