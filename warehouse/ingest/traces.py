@@ -40,7 +40,7 @@ from ..formats.trace.records import (
     scan_used,
 )
 from ..formats.trace.token_json import entries_to_records, load_entries
-from . import derived
+from . import derived, expert_permutation
 from .arrow_columns import column
 
 RUN_ID_CHARS = 16
@@ -356,8 +356,7 @@ def ingest_trace(
         con.unregister("_trace_pass_id_bytes")
     if k is not None:
         con.execute(load_sql("ingest/trace_selections.sql"), {"run_id": run_id, "k": k})
-        if model_id is not None:  # a repacked model's experts, back to their original ids
-            con.execute(load_sql("ingest/trace_expert_permutation.sql"), {"run_id": run_id, "model_id": model_id})
+        expert_permutation.to_original_ids(con, model_id, run_id, ("selections",))  # a repacked model
     con.execute(load_sql("ingest/trace_anomalies.sql"), {"run_id": run_id})
     n_passes, warmup_passes, n_selections = _one(con, load_sql("ingest/trace_summary.sql"), {"run_id": run_id})
 
