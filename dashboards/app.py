@@ -19,6 +19,7 @@ PAGES = [
     st.Page("pages/5_compare.py", url_path="compare", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/6_layout_check.py", url_path="layout", title="Layout check", icon=":material/straighten:"),
     st.Page("pages/7_sql_console.py", url_path="sql", title="SQL console", icon=":material/terminal:"),
+    st.Page("pages/9_layout_plan.py", url_path="layout_plan", title="Layout plan", icon=":material/reorder:"),
 ]
 
 page = st.navigation(PAGES)
