@@ -1,12 +1,14 @@
 """Write a GGUF file in another byte order that computes exactly the same function.
 
 ``repack(IN, OUT, order, permutations)`` writes the header, metadata and tensor infos with the
-gguf package's ``GGUFWriter`` (metadata copied field by field from ``GGUFReader``), then streams
-every tensor's bytes from IN in chunks of ``CHUNK`` bytes (memory stays at one chunk however
-large the model; all-zero chunks are skipped with a seek, so a sparse IN stays sparse), then
-re-reads OUT's own header and checks every tensor's CRC-32 against what was meant to be
-written. OUT is written under a temporary name in its folder and renamed at the end; a
-failure leaves no OUT behind.
+gguf package's ``GGUFWriter`` (metadata copied field by field, read from IN's header by the
+warehouse's own parser), then copies every tensor's bytes from IN in chunks of ``CHUNK`` bytes
+with ``copy_file_range`` (the kernel copies; the process maps one chunk at a time to take its
+checksum, so memory stays bounded however large the model; holes of a sparse IN, found with
+``SEEK_DATA``, are not read and stay holes), fsyncs, then re-reads OUT's own header and data
+and checks every chunk's CRC-32C (the ``crc32c`` package, hardware-accelerated) against what
+was meant to be written. OUT is written under a temporary name in its folder and renamed at
+the end; a failure leaves no OUT behind.
 
 Orders (the same as ``warehouse.layout.plan``'s): ``layer`` moves whole tensors into block
 order; ``hot-first`` and ``coact`` do that and also permute each block's experts with a
@@ -24,14 +26,15 @@ position; repacking a repacked file composes them), which model and trace ingest
 from __future__ import annotations
 
 import errno
+import mmap
 import os
 import re
 import tempfile
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import crc32c
 import numpy as np
 
 from ..errors import InputError, UsageError
@@ -149,7 +152,7 @@ def _tensor_order(path: Path, layout) -> list[int]:
 
 
 _ZEROS = memoryview(bytes(CHUNK))
-_ZERO_CHUNK_CRC = zlib.crc32(_ZEROS)
+_ZERO_CHUNK_CRC = crc32c.crc32c(_ZEROS)
 
 
 def _is_hole(fd: int, offset: int, n: int) -> bool:
@@ -161,7 +164,7 @@ def _is_hole(fd: int, offset: int, n: int) -> bool:
 
 
 def _crc_zeros(n: int, crc: int) -> int:
-    return _ZERO_CHUNK_CRC if crc == 0 and n == CHUNK else zlib.crc32(_ZEROS[:n], crc)
+    return _ZERO_CHUNK_CRC if crc == 0 and n == CHUNK else crc32c.crc32c(_ZEROS[:n], crc)
 
 
 def _segments(pieces, size: int):
@@ -175,26 +178,33 @@ def _segments(pieces, size: int):
 
 
 class _Stream:
-    """Chunked copy from IN's fd to OUT's fd: holes stay holes, CRC-32 per CHUNK of each tensor."""
+    """Chunked copy from IN to OUT: holes stay holes, CRC-32C per CHUNK of each tensor.
+
+    The kernel copies (copy_file_range: no trip through user memory) while the CRC is taken
+    over IN's mapped pages; each chunk's pages leave the mapping after use, so the process's
+    resident memory stays at a chunk however large the file."""
 
     def __init__(self, src: int, dst: int, path: Path, progress: Progress | None, total: int):
         self.src, self.dst, self.path, self.progress, self.total, self.done = src, dst, path, progress, total, 0
-        self.buf = memoryview(bytearray(CHUNK))
+        self.size = os.fstat(src).st_size
+        self.map = mmap.mmap(src, 0, access=mmap.ACCESS_READ) if self.size else None
+
+    def close(self) -> None:
+        if self.map is not None:
+            self.map.close()
 
     def tensor(self, src_start: int, dst_start: int, pieces, size: int) -> list[int]:
         crcs, crc = [], 0
         for off, pos, n in _segments(pieces, size):
             at = src_start + off
+            if at + n > self.size:
+                raise InputError(self.path, f"file ends inside tensor data ({max(self.size - at, 0)} of {n} "
+                                            "bytes there)", offset=at)
             if _is_hole(self.src, at, n):
                 crc = _crc_zeros(n, crc)  # OUT keeps the hole: nothing written
             else:
-                view = self.buf[:n]
-                got = os.preadv(self.src, [view], at)
-                if got != n:
-                    raise InputError(self.path, f"file ends inside tensor data ({got} of {n} bytes read)", offset=at)
-                crc = zlib.crc32(view, crc)
-                if np.frombuffer(view, dtype=np.uint8).any():
-                    os.pwrite(self.dst, view, dst_start + pos)
+                crc = _crc_mapped(self.map, at, n, crc)
+                _copy_range(self.src, self.dst, at, dst_start + pos, n)
             if (pos + n) % CHUNK == 0 or pos + n == size:
                 crcs.append(crc)
                 crc = 0
@@ -204,29 +214,43 @@ class _Stream:
         return crcs
 
 
+def _crc_mapped(mm: mmap.mmap, at: int, n: int, crc: int) -> int:
+    with memoryview(mm) as whole:
+        crc = crc32c.crc32c(whole[at:at + n], crc)
+    lo = at - at % mmap.PAGESIZE
+    mm.madvise(mmap.MADV_DONTNEED, lo, at + n - lo)  # the page cache keeps them; this process does not
+    return crc
+
+
+def _copy_range(src: int, dst: int, at: int, to: int, n: int) -> None:
+    while n:
+        done = os.copy_file_range(src, dst, n, at, to)
+        if done <= 0:
+            raise OSError(f"copy_file_range copied nothing at byte {at}")
+        at, to, n = at + done, to + done, n - done
+
+
 def _verify(out: Path, expected: dict[str, tuple], progress: Progress | None, total: int) -> None:
-    """Re-read OUT: the intended tensors, types and shapes, and every chunk's CRC-32 as written."""
+    """Re-read OUT: the intended tensors, types and shapes, and every chunk's CRC-32C as written."""
     layout = read_gguf_layout(out)
     got = {t.name: t for t in layout.tensors}
     if set(got) != set(expected):
         raise InputError(out, "the written file lists other tensors than the input")
-    buf = memoryview(bytearray(CHUNK))
     done = 0
     fd = os.open(out, os.O_RDONLY)
+    mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
     try:
+        end = os.fstat(fd).st_size
         for t in sorted(layout.tensors, key=lambda t: t.data_start):
             gtype, dims, size, want = expected[t.name]
             if (t.ggml_type, t.dims, t.size_bytes) != (gtype, dims, size):
                 raise InputError(out, f"tensor {t.name}: written as {t.ggml_type} {t.dims}, expected {gtype} {dims}")
+            if t.data_start + size > end:
+                raise InputError(out, f"tensor {t.name}: the written file ends inside it", offset=end)
             crcs = []
             for pos in range(0, size, CHUNK):
                 n, at = min(CHUNK, size - pos), t.data_start + pos
-                if _is_hole(fd, at, n):
-                    crcs.append(_crc_zeros(n, 0))
-                else:
-                    if os.preadv(fd, [buf[:n]], at) != n:
-                        raise InputError(out, f"tensor {t.name}: the written file ends inside it", offset=at)
-                    crcs.append(zlib.crc32(buf[:n]))
+                crcs.append(_crc_zeros(n, 0) if _is_hole(fd, at, n) else _crc_mapped(mm, at, n, 0))
                 done += n
                 if progress:
                     progress("verify", done, total)
@@ -235,6 +259,7 @@ def _verify(out: Path, expected: dict[str, tuple], progress: Progress | None, to
                 raise InputError(out, f"tensor {t.name}: checksum mismatch after writing",
                                  offset=t.data_start + bad * CHUNK)
     finally:
+        mm.close()
         os.close(fd)
 
 
@@ -308,6 +333,7 @@ def repack(in_path: str | os.PathLike, out_path: str | os.PathLike, order: str,
                 n_permuted += pieces is not None
                 expected[t.name] = (t.ggml_type, t.dims, t.size_bytes, crcs)
                 cursor = data_start + GGUFWriter.ggml_pad(cursor - data_start + t.size_bytes, align)
+            stream.close()
         finally:
             os.close(src)
         os.ftruncate(fout.fileno(), cursor if sequence else data_start)  # padding and holes read as zeros
