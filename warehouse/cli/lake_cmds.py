@@ -33,7 +33,7 @@ def export_parquet(
 
     \b
     Example:
-      moewh export parquet lake/ --run 3f9a0c1e77d2b6a4
+      moewh export parquet lake/ --run synthetic-code
     """
     from ..lake.parquet import export_parquet as export
 
@@ -109,7 +109,7 @@ def export_ddl(
 
     \b
     Example:
-      moewh export ddl lake/ --dialect trino --location s3a://bucket/lake | trino --file /dev/stdin
+      moewh export ddl lake/ --dialect trino --location s3a://bucket/lake > trino.sql
     """
     from ..lake.ddl import lake_ddl
     from ..lake.parquet import read_manifest

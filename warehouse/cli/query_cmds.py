@@ -24,11 +24,13 @@ def query(
     """Run read-only SQL over the warehouse.
 
     Views live in schema v1 (see `moewh views list`); base tables in main. --format json prints
-    one JSON array of row objects.
+    one JSON array of row objects. Integers (sums included, which DuckDB widens to HUGEINT)
+    print as integers, exact at any size; in JSON they are numbers when they fit in 64 bits and
+    strings otherwise. Put SQL with $NAME in single quotes, so that the shell leaves it alone.
 
     \b
     Example:
-      moewh query 'select * from v1.expert_hotness where layer_id = $layer and rank_in_layer <= 3' -p layer=0
+      moewh query 'select layer_id, expert_id, activations from v1.expert_hotness join v1.runs using (run_id) where run_name = $run and rank_in_layer = 1' -p run=synthetic-code
     """
     if (sql is None) == (file is None):
         raise UsageError("give the SQL as an argument or with --file, not both")

@@ -25,7 +25,8 @@ OP_TABLE_HELP = (f"ggml op-code table naming the operations: {', '.join(op_table
                  f"{op_tables.DEFAULT_TABLE} for 1024-byte records and JSON, {op_tables.LEGACY_TABLE} for "
                  "256-byte records.")
 EXPERTS_USED_HELP = ("k, experts selected per token, when the model does not say (memory-map layouts, no "
-                     "model). Without it k is inferred from the trace and marked as inferred.")
+                     "model). Without it k is read from the trace only when its MoE records hold fewer "
+                     "than 16 ids (the tracer's cap); otherwise no selections are made and the run says so.")
 # Show a progress bar for traces at least this big, always on a terminal, or when MOEWH_PROGRESS=1.
 PROGRESS_MIN_BYTES = 256 << 20
 PROGRESS_ENV = "MOEWH_PROGRESS"
@@ -195,6 +196,10 @@ def ingest_dir_cmd(
         note = o.error or ("; ".join(r.warnings[:1]) if r and r.created and r.warnings else "")
         rows["note"].append(note[:100] + ("..." if len(note) > 100 else ""))
     typer.echo(render_table(pa.table(rows)))
+    for o in outcomes:  # the table's note is cut short; every warning in full, with its fix
+        if o.result and o.result.created:
+            for w in o.result.warnings:
+                typer.echo(f"warning: {o.run.name}: {w}", err=True)
     failed = [o for o in outcomes if o.status == "failed"]
     counts = {s: sum(o.status == s for o in outcomes) for s in ("ingested", "present", "failed")}
     typer.echo(f"{counts['ingested']} ingested, {counts['present']} already there, {counts['failed']} failed")

@@ -121,6 +121,9 @@ def _needs_upgrade(con: duckdb.DuckDBPyConnection, path: str) -> bool:
 
 
 def _upgrade(con: duckdb.DuckDBPyConnection, path: str) -> None:
+    # Imported here: the derived tables are the ingest's, and ingest imports this module.
+    from ..ingest import derived
+
     applied = set(applied_versions(con))
     con.begin()
     try:
@@ -129,6 +132,9 @@ def _upgrade(con: duckdb.DuckDBPyConnection, path: str) -> None:
                 continue
             con.execute(m.path.read_text())
             con.execute(load_sql("store/record_migration.sql"), {"version": m.version, "name": m.name})
+        # Runs written before a migration that (re)defines the derived tables have no rows
+        # there; the views read them, so rebuild them in the same transaction.
+        derived.refresh_missing(con)
         views.load(con)
         con.commit()
     except duckdb.Error as exc:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 from ..db import catalog
 from ..db.sqlfiles import ident, load_sql, render_sql
@@ -42,6 +43,9 @@ class IngestResult:
     created: bool  # False: the same content was already there, nothing changed
     n_rows: int  # layout rows (v1.tensors) of the model
     model_name: str = ""
+    # True when a layout file's rows equal those of a model already stored (say, from its GGUF):
+    # the file describes that model, so model_id is that model's and nothing was written.
+    matched: bool = False
 
 
 @dataclass
@@ -199,7 +203,7 @@ def decode_layout_file(path: str | os.PathLike, name: str | None = None) -> Deco
                                 e.size_bytes, order[base]))
 
     model = dict(
-        model_id=model_id, fingerprint=legacy.fingerprint, model_name=name or path.name,
+        model_id=model_id, fingerprint=legacy.fingerprint, model_name=name or legacy.model_name or path.name,
         source_kind=legacy.kind, source_path=str(path.resolve()), file_name=path.name,
         file_size_bytes=facts.get("file_size_bytes"), n_layers=facts.get("n_layers"),
         n_experts=facts.get("n_experts"), n_embd=facts.get("n_embd"), n_vocab=facts.get("n_vocab"),
@@ -229,10 +233,28 @@ def store_layout(con: duckdb.DuckDBPyConnection, decoded: DecodedLayout) -> Inge
     if existing:
         name, n_rows = existing[0]
         return IngestResult(model_id, False, n_rows, name)
+    if decoded.model["source_kind"] != "gguf":
+        same = _same_layout(con, decoded.tensors)
+        if same is not None:
+            return IngestResult(same[0], False, len(decoded.tensors), same[1], matched=True)
     _insert(con, "models", [decoded.model], "ingest/append_model.sql")
     _insert(con, "model_metadata", decoded.metadata, "ingest/append_rows.sql")
     _insert(con, "tensors", decoded.tensors, "ingest/append_rows.sql")
     return IngestResult(model_id, True, len(decoded.tensors), decoded.model["model_name"])
+
+
+def _same_layout(con: duckdb.DuckDBPyConnection, tensors: list[dict]) -> tuple[str, str] | None:
+    """(model_id, model_name) of a stored model whose layout rows have exactly these names,
+    absolute offsets and sizes, if any (the GGUF-ingested model a memory-map.json describes)."""
+    keys = pa.table({c: [t[c] for t in tensors] for c in ("tensor_name", "offset_start", "size_bytes")},
+                    schema=pa.schema([("tensor_name", pa.string()), ("offset_start", pa.int64()),
+                                      ("size_bytes", pa.int64())]))
+    con.register("_moewh_layout_rows", keys)
+    try:
+        rows = con.execute(load_sql("ingest/model_same_layout.sql")).fetchall()
+    finally:
+        con.unregister("_moewh_layout_rows")
+    return (rows[0][0], rows[0][1]) if rows else None
 
 
 def ingest_gguf(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, name: str | None = None) -> IngestResult:

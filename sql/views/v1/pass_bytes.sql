@@ -1,7 +1,8 @@
 -- One row per decode step (non-warm-up pass): the model bytes it touched.
 --
--- dense_bytes sums the non-expert tensors the pass read from DISK (v1.pass_tensor_reads,
--- each tensor once per pass); expert_bytes sums the expert slices its selection touched
+-- dense_bytes sums the bytes of non-expert tensors the pass read from DISK
+-- (v1.pass_tensor_reads.read_bytes, each tensor once per pass: the token embedding's GET_ROWS
+-- counts the rows it gathered, not the whole table); expert_bytes sums the expert slices its selection touched
 -- (v1.expert_slice_accesses, each slice once). "Touched" is what the computation reads from
 -- the mapped file, not what came from the SSD: the tracer does not see the page cache.
 -- model_fraction divides total_bytes by the model's weight bytes (v1.models.weight_bytes).
@@ -18,14 +19,14 @@
 -- @column pass_id         Pass (v1.passes.pass_id).
 -- @column step            Decode step (v1.decode_steps.step).
 -- @column token_id        Token label of the pass.
--- @column dense_bytes     Bytes of non-expert tensors read from DISK.
+-- @column dense_bytes     Bytes of non-expert tensors read from DISK (read_bytes).
 -- @column expert_bytes    Bytes of the selected experts' slices.
 -- @column total_bytes     dense_bytes + expert_bytes.
 -- @column model_fraction  total_bytes / the model's weight bytes.
 -- @column bytes_basis     traced (read from the trace's DISK sources), estimated (routing-only run), or NULL
 --                         when no byte is known.
 WITH dense AS (
-    SELECT run_id, pass_id, CAST(SUM(size_bytes) AS BIGINT) AS dense_bytes
+    SELECT run_id, pass_id, CAST(SUM(read_bytes) AS BIGINT) AS dense_bytes
     FROM v1.pass_tensor_reads
     GROUP BY run_id, pass_id
 ),
