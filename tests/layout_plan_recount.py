@@ -95,9 +95,18 @@ def coact(selections_by_step, n_layers: int, n_experts: int) -> dict[int, list[i
     return out
 
 
-def step_figures(touched_rows, new_offset: dict[str, int], page: int, readahead: int, merge_gap: int) -> dict:
-    """bytes, extents, pages and readahead windows of one step (rows of 0 bytes ignored)."""
-    spans = sorted((new_offset[r["tensor_name"]], new_offset[r["tensor_name"]] + r["size_bytes"])
+def step_figures(touched_rows, new_offset: dict[str, int], page: int, readahead: int, merge_gap: int,
+                 read: dict[str, int] | None = None) -> dict:
+    """bytes, extents, pages and readahead windows of one step (rows of 0 bytes ignored).
+
+    ``read``: bytes read of rows read only in part (the token embedding's gathered rows),
+    taken from the row's start, since which rows is not recorded."""
+    read = read or {}
+
+    def nbytes(r):
+        return min(read.get(r["tensor_name"], r["size_bytes"]), r["size_bytes"])
+
+    spans = sorted((new_offset[r["tensor_name"]], new_offset[r["tensor_name"]] + nbytes(r))
                    for r in touched_rows if r["size_bytes"] > 0)
     extents, end = 0, None
     for s, e in spans:
@@ -111,7 +120,7 @@ def step_figures(touched_rows, new_offset: dict[str, int], page: int, readahead:
             seen.update(range(s // size, (e - 1) // size + 1))
         return len(seen)
 
-    return {"bytes": sum(r["size_bytes"] for r in touched_rows), "extents": extents,
+    return {"bytes": sum(nbytes(r) for r in touched_rows), "extents": extents,
             "pages": units(page), "windows": units(readahead)}
 
 

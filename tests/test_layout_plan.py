@@ -38,6 +38,15 @@ def test_closed_form_extents_pages_and_windows():
         # pages of 128: a = 1000..1099 -> 7, 8; c = 1300..1399 -> 10; a+b = 1000..1199 -> 7, 8, 9
         assert sc.pages.tolist() == [3, 3, 0]
         assert sc.windows.tolist() == [1, 1, 0]
+    # a partial read (the embedding's gathered rows) counts its bytes from the row's start:
+    # b read 30 of 100 bytes at steps 0 and 1 -> [1100, 1130): page 8 only; b's distinct bytes 60
+    part = lp.build_steps(layout, ["r"], np.zeros(3, np.int64), np.arange(3),
+                          (np.array([0, 0, 1, 1]), np.array([0, 1, 1, 2]), np.array([100, 30, 30, 100])), empty)
+    sc = lp.score(layout, part, layout.offset, lp.Params(page=128, readahead=4096, merge_gap=0))
+    assert sc.bytes.tolist() == [130, 130, 0]
+    assert sc.extents.tolist() == [1, 2, 0]  # a+b back to back; b's 30 bytes end 170 before c
+    assert sc.pages.tolist() == [2, 2, 0]  # {7, 8}; {8} and c's {10}
+    assert lp.distinct_bytes(layout, part).tolist() == [100 + 60 + 100]
 
 
 def _truth_db(db_path, alignment=32):
@@ -164,11 +173,14 @@ def test_demo_equals_the_recount(demo):
         for run_id, step, layer, expert in con.execute(
                 "select run_id, step, layer_id, expert_id from v1.step_experts where run_id in (?, ?)", runs).fetchall():
             sel.setdefault((run_id, step), {}).setdefault(layer, set()).add(expert)
-        dense = {}
-        for run_id, step, name in con.execute(
-                "select run_id, step, tensor_name from v1.pass_tensor_reads where run_id in (?, ?)", runs).fetchall():
+        dense, read = {}, {}
+        for run_id, step, name, nbytes in con.execute(
+                "select run_id, step, tensor_name, read_bytes from v1.pass_tensor_reads where run_id in (?, ?)",
+                runs).fetchall():
             dense.setdefault((run_id, step), set()).add(name)
+            read.setdefault((run_id, step), {})[name] = nbytes
         view_bytes = dict(con.execute("select run_id, mean_step_bytes from v1.run_bytes").fetchall())
+        view_distinct = dict(con.execute("select run_id, distinct_bytes from v1.run_bytes").fetchall())
     train_sel = [s for (r, _), s in sorted(sel.items()) if r == runs[0]]
     perms = {"hot-first": hot_first(train_sel, 24, 32), "coact": coact(train_sel, 24, 32)}
     assert {o: {la: list(plan.plan.permutations[o][la]) for la in range(24)} for o in perms} == perms
@@ -185,13 +197,17 @@ def test_demo_equals_the_recount(demo):
             key = (steps.run_ids[steps.run_index[i]], int(steps.step[i]))
             touched = [by_name[n] for n in dense.get(key, ())]
             touched += [r for la, es in sel.get(key, {}).items() for e in es for r in expert_rows[(la, e)]]
-            spans = [(new[r["tensor_name"]], new[r["tensor_name"]] + r["size_bytes"]) for r in touched]
-            figs = step_figures(touched, new, page=1 << 62, readahead=1 << 62, merge_gap=params.merge_gap)
+            part = read.get(key, {})
+            assert any(part[n] < by_name[n]["size_bytes"] for n in part)  # the embedding's gathered rows
+            spans = [(new[r["tensor_name"]], new[r["tensor_name"]] + min(part.get(r["tensor_name"], r["size_bytes"]),
+                                                                       r["size_bytes"])) for r in touched]
+            figs = step_figures(touched, new, page=1 << 62, readahead=1 << 62, merge_gap=params.merge_gap, read=part)
             assert (sc.bytes[i], sc.extents[i]) == (figs["bytes"], figs["extents"]), (o, key)
             assert sc.pages[i] == union_units(spans, params.page), (o, key)
             assert sc.windows[i] == union_units(spans, params.readahead), (o, key)
     for res in plan.plan.results:
         assert res.mean_bytes_per_step == pytest.approx(view_bytes[res.run_id], rel=1e-12)
+        assert res.distinct_bytes == view_distinct[res.run_id]
         assert res.in_sample == (res.order_name in lp.TRAINED_ORDERS and res.run_id == runs[0])
         assert not math.isnan(res.p95_extents_per_step)
     # the demo's routing is skewed: grouping an expert's slices (expert-major) needs fewer extents

@@ -27,11 +27,14 @@ A permutation ``perm`` lists, for each new position j of a layer, the original e
 placed there (``perm[j] = e``); ``moewh layout repack`` writes the same permutations.
 
 Per step, with the touched rows sorted by their new offset (rows of 0 bytes ignored):
-bytes touched (the same in every order), read extents (maximal runs of touched rows, two
+bytes touched (the same in every order; a tensor the step read only in part, the token
+embedding's GET_ROWS, counts the bytes read, as v1.pass_tensor_reads.read_bytes, and is placed
+as that many bytes from the row's start, since which rows were gathered is not recorded), read extents (maximal runs of touched rows, two
 merged when the gap between them is at most ``merge_gap`` bytes), pages (distinct ``page``-
 aligned pages of the file the rows overlap) and readahead windows (the same with ``readahead``).
 Per run: their mean, p50 and p95 over the run's steps (linear interpolation, as NumPy and
-``v1.run_bytes``), and the distinct bytes of every row touched at least once.
+``v1.run_bytes``), and the distinct bytes of every row touched at least once (a row only
+ever read in part: the bytes read over the run, at most the row, as ``v1.run_bytes``).
 """
 
 from __future__ import annotations
@@ -92,6 +95,10 @@ class Steps:
     run_index: np.ndarray  # int64 per step, sorted
     step: np.ndarray  # int64 per step: v1.decode_steps.step
     touched: np.ndarray  # bool, (n_steps, n_rows)
+    # touched rows a step read only part of (the token embedding's gathered rows): step index,
+    # row, bytes read; sorted by step, then row
+    partial: tuple[np.ndarray, np.ndarray, np.ndarray] = field(
+        default_factory=lambda: (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)))
 
     @property
     def n_steps(self) -> int:
@@ -108,13 +115,20 @@ class Selections:
 
 
 def build_steps(layout: Layout, run_ids: list[str], run_index: np.ndarray, step: np.ndarray,
-                dense: tuple[np.ndarray, np.ndarray], selections: Selections) -> Steps:
-    """The touched matrix: ``dense`` = (step_index, row index) pairs of dense tensors read;
+                dense: tuple, selections: Selections) -> Steps:
+    """The touched matrix: ``dense`` = (step_index, row index[, bytes read]) of the dense tensors
+    read (bytes read below the row's size: a partial read, v1.pass_tensor_reads.read_bytes);
     every selected (layer, expert) touches every row of that layer and expert id."""
     n_steps, n_rows = len(step), len(layout)
     touched = np.zeros((n_steps, n_rows), dtype=bool)
-    d_step, d_row = dense
+    d_step, d_row = np.asarray(dense[0], np.int64), np.asarray(dense[1], np.int64)
     touched[d_step, d_row] = True
+    partial = (np.zeros(0, np.int64),) * 3
+    if len(dense) > 2 and len(d_step):
+        read = np.asarray(dense[2], np.int64)
+        cut = read < layout.size[d_row]
+        order = np.lexsort((d_row[cut], d_step[cut]))
+        partial = (d_step[cut][order], d_row[cut][order], read[cut][order])
     if len(selections.step_index) and layout.n_experts:
         n_exp = layout.n_experts
         keys = np.flatnonzero(layout.expert_id >= 0)
@@ -130,7 +144,7 @@ def build_steps(layout: Layout, run_ids: list[str], run_index: np.ndarray, step:
         within = np.arange(len(reps)) - np.repeat(np.cumsum(counts) - counts, counts)
         rows = keys[by_key[lo[reps] + within]]
         touched[selections.step_index[reps], rows] = True
-    return Steps(run_ids, np.asarray(run_index, dtype=np.int64), np.asarray(step, dtype=np.int64), touched)
+    return Steps(run_ids, np.asarray(run_index, dtype=np.int64), np.asarray(step, dtype=np.int64), touched, partial)
 
 
 # ---- training: per-layer permutations ----------------------------------------------------
@@ -292,30 +306,42 @@ def score(layout: Layout, steps: Steps, new_offset: np.ndarray, params: Params) 
     # nonzero on the column-permuted matrix yields touched rows sorted by (step, new offset)
     srow, scol = np.nonzero(np.take(steps.touched, seq, axis=1))
     n, m = len(srow), steps.n_steps
+    e_entry, size_entry = ends[scol], sizes[scol]
+    p_step, p_row, p_bytes = steps.partial
+    hit = np.zeros(0, np.int64)
+    if len(p_step):
+        # a partial read is taken as p_bytes from the row's start: which rows of the token
+        # embedding were gathered is not recorded, so only their amount is known
+        pos_of_row = np.full(len(layout), -1, np.int64)
+        pos_of_row[seq] = np.arange(len(seq))
+        width = len(seq) + 1
+        hit = np.searchsorted(srow.astype(np.int64) * width + scol, p_step * width + pos_of_row[p_row])
+        e_entry, size_entry = e_entry.copy(), size_entry.copy()
+        e_entry[hit] = starts[scol[hit]] + p_bytes
+        size_entry[hit] = p_bytes
     first = np.ones(n, dtype=bool)
     first[1:] = srow[1:] != srow[:-1]
+    prev_end = np.empty(n, dtype=np.int64)
     if len(ends) < 2 or (starts[1:] >= ends[:-1]).all():
         # a sound layout: the previous touched row of a step ends before this one starts
-        prev_col = np.empty(n, dtype=np.int64)
-        prev_col[1:] = scol[:-1]
-        prev_col[first] = -1
-        prev_end = np.where(first, -1, ends[prev_col])
+        prev_end[1:] = e_entry[:-1]
     else:
         # overlapping rows (a broken layout): a running maximum of ends, so no byte counts twice
         key = srow.astype(np.int64) * (int(ends.max()) + 1)
-        run_end = np.maximum.accumulate(key + ends[scol]) - key
-        prev_end = np.empty(n, dtype=np.int64)
-        prev_end[1:] = run_end[:-1]
-        prev_end[first] = -1
+        prev_end[1:] = (np.maximum.accumulate(key + e_entry) - key)[:-1]
+    prev_end[first] = -1
     new_extent = first | (starts[scol] - prev_end > params.merge_gap)
     counts = []
     for unit in (params.page, params.readahead):
         # unit indices per row once per order, then gathers instead of 10^7 divisions
         f_row, l_row = starts // unit, (ends - 1) // unit
+        last = l_row[scol]
+        if len(hit):
+            last[hit] = (e_entry[hit] - 1) // unit
         prev_last = np.where(first, -1, (prev_end - 1) // unit)
-        counts.append(np.bincount(srow, weights=_new_units(f_row[scol], l_row[scol], prev_last), minlength=m))
+        counts.append(np.bincount(srow, weights=_new_units(f_row[scol], last, prev_last), minlength=m))
     return StepScores(
-        bytes=np.bincount(srow, weights=sizes[scol], minlength=m).astype(np.int64),
+        bytes=np.bincount(srow, weights=size_entry, minlength=m).astype(np.int64),
         extents=np.bincount(srow, weights=new_extent, minlength=m).astype(np.int64),
         pages=counts[0].astype(np.int64),
         windows=counts[1].astype(np.int64),
@@ -361,13 +387,25 @@ def _stats(values: np.ndarray) -> tuple[float, float, float]:
 
 
 def distinct_bytes(layout: Layout, steps: Steps) -> np.ndarray:
-    """Per run of ``steps``: bytes of the rows touched by at least one of its steps."""
+    """Per run of ``steps``: bytes of the rows touched by at least one of its steps; a row only
+    ever read in part counts the bytes read over the run, at most the row (as v1.run_bytes)."""
     out = np.zeros(len(steps.run_ids), dtype=np.int64)
     if not steps.n_steps:
         return out
+    p_step, p_row, p_bytes = steps.partial
+    whole = steps.touched
+    if len(p_step):
+        whole = whole.copy()
+        whole[p_step, p_row] = False
     bounds = np.flatnonzero(np.r_[True, steps.run_index[1:] != steps.run_index[:-1]])
-    any_touched = np.logical_or.reduceat(steps.touched, bounds, axis=0)
-    out[steps.run_index[bounds]] = any_touched.astype(np.int64) @ layout.size
+    any_whole = np.logical_or.reduceat(whole, bounds, axis=0)
+    out[steps.run_index[bounds]] = any_whole.astype(np.int64) @ layout.size
+    if len(p_step):
+        runs = np.searchsorted(bounds, p_step, side="right") - 1  # block of the step's run
+        read = np.zeros(any_whole.shape, np.int64)
+        np.add.at(read, (runs, p_row), p_bytes)
+        read = np.where(any_whole, 0, np.minimum(read, layout.size))
+        out[steps.run_index[bounds]] += read.sum(axis=1)
     return out
 
 

@@ -72,7 +72,8 @@ def load_steps(con: duckdb.DuckDBPyConnection, layout: Layout, run_ids: list[str
     ok = (selections.layer_id < max(layout.n_layers, 1)) & (selections.expert_id < max(layout.n_experts, 1)) \
         & (selections.layer_id >= 0) & (selections.expert_id >= 0)
     selections = Selections(selections.step_index[ok], selections.layer_id[ok], selections.expert_id[ok])
-    built = build_steps(layout, run_ids, run_index, step, (step_index(dense), dense_rows), selections)
+    built = build_steps(layout, run_ids, run_index, step,
+                        (step_index(dense), dense_rows, dense["read_bytes"].to_numpy().astype(np.int64)), selections)
     return built, selections
 
 

@@ -7,7 +7,8 @@
 -- windows (readahead_bytes) the touched rows overlap. Orders: file (today's), layer,
 -- expert-major, hot-first and coact (experts permuted inside each layer; learned from the
 -- plan's training runs, see warehouse/layout/plan.py). Bytes per step are the same in every
--- order. in_sample is true when a trained order is scored on a run it was trained on.
+-- order and equal v1.pass_bytes.total_bytes; the token embedding's gathered rows (which rows
+-- is not recorded) are placed as one piece of the bytes read at the tensor's start. in_sample is true when a trained order is scored on a run it was trained on.
 -- Per-step figures are in v1.layout_plan_steps, row offsets per order in v1.layout_plan_offsets.
 -- @grain plan_id, run_id, order_name
 --
