@@ -33,6 +33,7 @@ PAGES = [
     st.Page("pages/6_layout_check.py", url_path="layout_check", title="Layout check", icon=":material/straighten:"),
     st.Page("pages/7_sql_console.py", url_path="sql_console", title="SQL console", icon=":material/terminal:"),
     st.Page("pages/8_cache.py", url_path="cache", title="Cache", icon=":material/cached:"),
+    st.Page("pages/9_layout_plan.py", url_path="layout_plan", title="Layout plan", icon=":material/reorder:"),
 ]
 
 page = st.navigation(PAGES)

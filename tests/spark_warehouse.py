@@ -19,6 +19,8 @@ from warehouse.db.store import open_store
 from warehouse.ingest.models import ingest_layout_file
 from warehouse.ingest.routing import ingest_routing_file
 from warehouse.ingest.traces import ingest_trace
+from warehouse.layout.plan import ORDERS, Params
+from warehouse.layout.plan_store import plan_model, store_plan
 from warehouse.paths import DATA_DIR
 from warehouse.simulate.runner import simulate_cache, simulate_predictors
 from warehouse.synth import generate_run
@@ -54,6 +56,10 @@ def build(db: Path, scratch: Path) -> None:
     simulate_cache(store, None, budgets=[3 << 30, 20000])
     simulate_cache(store, None, slots=[4, 64], scope="layer", train_domain="code")
     simulate_predictors(store, None)
+    # a layout plan of the synthetic runs, trained on one of them, so the v1.layout_plan* views have rows
+    plan = plan_model(store.con, model_id, ["synth-math", "synth-prose"], None, list(ORDERS), Params(), ["synth-code"])
+    with store.transaction() as con:
+        store_plan(con, plan)
     store.close()
 
 

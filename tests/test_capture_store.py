@@ -124,6 +124,8 @@ def test_every_view_answers_for_a_captured_run(cli, db_path, model):
     _capture(cli, model, "--prompt", "Another prompt", "-n", "5", "--domain", "math")  # a pair to compare
     code, _, err = cli("simulate", run_id, "--slots", "2,8", "--predictors")  # the simulation views too
     assert code == 0, err
+    code, _, err = cli("layout", "plan", run_id)  # a captured run can be planned like any other
+    assert code == 0, err
     empty = []
     with open_store(db_path, read_only=True) as store:
         for d in definitions("v1"):

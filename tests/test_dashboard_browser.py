@@ -41,6 +41,7 @@ PAGES = {
     "layout_check": ("Layout check", "chart"),
     "sql_console": ("SQL console", None),
     "cache": ("Cache", "chart"),
+    "layout_plan": ("Layout plan", None),
 }
 
 

@@ -6,6 +6,7 @@ from . import (  # noqa: F401  (each module registers its commands)
     demo_cmds,
     lake_cmds,
     layout_cmds,
+    layout_plan_cmds,
     query_cmds,
     routing_cmds,
     runs_cmds,

@@ -24,6 +24,7 @@ import pyarrow as pa
 from ..db import catalog
 from ..db.sqlfiles import ident, load_sql, render_sql
 from ..errors import InputError
+from ..formats.gguf.expert_permutation import file_permutations
 from ..formats.gguf.layout import GGUFLayout, read_gguf_layout
 from ..formats.layout.detect import read_layout_file
 from ..formats.layout.entries import LegacyLayout, split_name
@@ -103,12 +104,16 @@ def _row(model_id, name, base, expert, dims, ggml_type, start, size, file_index)
 
 
 def split_rows(model_id: str, base: str, dims, ggml_type, start: int, size: int, file_index: int,
-               n_experts: int | None) -> list[dict]:
-    """Rows of one whole tensor: one, or one per expert slice under the splitting rule."""
+               n_experts: int | None, expert_ids: list[int] | None = None) -> list[dict]:
+    """Rows of one whole tensor: one, or one per expert slice under the splitting rule.
+
+    ``expert_ids[j]`` is the expert held at position j (a repacked file's permutation); the
+    slice is named and numbered by it."""
     if is_expert_split(base, dims, n_experts) and size % n_experts == 0:
         share = size // n_experts
-        return [_row(model_id, f"{base}[{e}]", base, e, dims[:-1], ggml_type, start + e * share, share,
-                     file_index) for e in range(n_experts)]
+        ids = expert_ids if expert_ids is not None else range(n_experts)
+        return [_row(model_id, f"{base}[{e}]", base, e, dims[:-1], ggml_type, start + j * share, share,
+                     file_index) for j, e in enumerate(ids)]
     return [_row(model_id, base, base, None, dims, ggml_type, start, size, file_index)]
 
 
@@ -141,10 +146,15 @@ def decode_gguf(path: str | os.PathLike, name: str | None = None) -> DecodedLayo
     metadata = [{"model_id": model_id, "key": m.key, "value_type": m.value_type, "value": _render(m),
                  "value_length": m.value_length, "array_type": m.array_type, "array_length": m.array_length}
                 for m in layout.metadata]
+    # a repacked file's slices are named and numbered by their original experts
+    perms = file_permutations({m.key: m.value for m in layout.metadata}, model["n_layers"] or 0, n_experts or 0,
+                              path)
     tensors: list[dict] = []
     for t in layout.tensors:
+        layer = describe(t.name)[0]
+        ids = perms[layer].tolist() if perms is not None and layer is not None and layer < len(perms) else None
         tensors += split_rows(model_id, t.name, t.dims, t.ggml_type, t.data_start, t.size_bytes, t.index,
-                              n_experts)
+                              n_experts, ids)
     return DecodedLayout(model, metadata, tensors)
 
 

@@ -30,6 +30,7 @@ from ..errors import UsageError
 from ..formats.routing import detect, interchange
 from ..formats.routing.problems import RoutingInputError, first_bad
 from ..formats.routing.routes import GENERATE, PHASE_NAMES, RESIDENCY_NAMES, Routes
+from . import expert_permutation
 from .arrow_columns import column, dictionary_column, strings
 from .traces import RUN_ID_CHARS, delete_run
 
@@ -228,6 +229,7 @@ def ingest_routes(
             "layer_id": column(np.asarray(c.layer_id, np.int32)),
             "expert_id": column(np.asarray(c.expert_id, np.int32)),
             "activations": column(np.asarray(c.count, np.int64))}))
+    expert_permutation.to_original_ids(con, model_id, run_id, ("token_routes", "routing_counts"))  # a repacked model
     untrusted = int(np.count_nonzero(~r.trusted))
     con.execute(load_sql("routing/routing_run.sql"), {
         "run_id": run_id, "routing_only": routing_only, "n_layers": r.n_layers, "n_experts": r.n_experts,

@@ -40,7 +40,7 @@ from ..formats.trace.records import (
     scan_used,
 )
 from ..formats.trace.token_json import entries_to_records, load_entries
-from . import derived, pass_facts
+from . import derived, expert_permutation, pass_facts
 from .arrow_columns import column
 
 RUN_ID_CHARS = 16
@@ -362,6 +362,7 @@ def ingest_trace(
         warnings.append(pass_facts.K_UNKNOWN_WARNING.format(recorded=", ".join(map(str, sorted(set(recorded))))))
     if k is not None:
         con.execute(load_sql("ingest/trace_selections.sql"), {"run_id": run_id, "k": k})
+        expert_permutation.to_original_ids(con, model_id, run_id, ("selections",))  # a repacked model
     con.execute(load_sql("ingest/trace_anomalies.sql"), {"run_id": run_id})
     n_passes, warmup_passes, n_selections = _one(con, load_sql("ingest/trace_summary.sql"), {"run_id": run_id})
 
