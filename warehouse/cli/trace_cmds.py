@@ -179,6 +179,8 @@ def ingest_dir_cmd(
         outcomes = ingest_dir(store, path, model_id=model_id, experts_used=experts_used, op_table=op_table,
                               tags=tags, replace=replace, on_run=on_run)
     sys.stderr.write("\n")
+    for note in dict.fromkeys(n for o in outcomes for n in o.run.notes):  # each file's note once
+        typer.echo(f"note: {note}", err=True)
     import pyarrow as pa
 
     rows = {"run": [], "status": [], "run_id": [], "records": [], "passes": [], "note": []}

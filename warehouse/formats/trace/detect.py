@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError
+from ..files import check_regular
+from ..jsonfile import strip_bom
 from .legacy import LEGACY_RECORD_DTYPE
 from .records import RECORD_DTYPE, RECORD_SIZE, find_extent
 from .token_json import token_files
@@ -100,11 +102,11 @@ def detect(path: str | os.PathLike) -> Detected:
                 files = token_files(folder)
                 if files:
                     return Detected(TOKEN_JSON, folder, tuple(files))
-        if (path / "tensor_trace.bin").is_file():
+        if os.path.lexists(path / "tensor_trace.bin"):
             return detect(path / "tensor_trace.bin")
         raise InputError(path, "folder holds no tensor_trace.bin and no traces/token-*.json")
+    size = check_regular(path, "trace").st_size
     try:
-        size = path.stat().st_size
         with open(path, "rb") as f:
             head = f.read(64)
     except OSError as exc:
@@ -113,7 +115,7 @@ def detect(path: str | os.PathLike) -> Detected:
         raise InputError(path, "empty file, not a trace")
     if head.startswith(b"GGUF"):
         raise InputError(path, "this is a GGUF model file, not a trace; give it with --model", offset=0)
-    if head.lstrip()[:1] == b"{":
+    if strip_bom(head).lstrip()[:1] == b"{":
         return Detected(TOKEN_JSON, path.parent, (path,))
     scores = []
     reasons = []
