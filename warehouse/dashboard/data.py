@@ -21,13 +21,17 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from ..db import readonly
 from ..db import viewset as views
 from ..db.sqlfiles import load_sql
 from ..db.store import _is_lock_error, migrations
 from ..paths import default_db
 
-# Configuration shared by every dashboard connection (see the module doc for why shared).
-READ_CONFIG = {"enable_external_access": False, "lock_configuration": True}
+# Configuration shared by every dashboard connection (see the module doc for why shared):
+# the guarded read-only configuration, within a memory limit, so that one console query of a
+# browser tab cannot take the machine's memory (the dashboard's own queries need far less).
+MEMORY_LIMIT = "2GB"
+READ_CONFIG = readonly.config(memory_limit=MEMORY_LIMIT)
 
 
 class DashboardError(Exception):

@@ -57,14 +57,29 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in text and ("conflicting" in text or "could not set" in text)
 
 
-def _connect(path: str, read_only: bool, timeout: float | None) -> duckdb.DuckDBPyConnection:
+def lock_timeout() -> float:
+    """Seconds to wait for another process's lock: $MOEWH_LOCK_TIMEOUT, else the default."""
+    raw = os.environ.get(LOCK_TIMEOUT_ENV)
+    if raw is None or not raw.strip():
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1e9:  # also refuses nan and inf
+        raise DatabaseError(f"{LOCK_TIMEOUT_ENV} is {raw[:40]!r}; give a number of seconds, e.g. 30")
+    return value
+
+
+def _connect(path: str, read_only: bool, timeout: float | None,
+             config: dict | None = None) -> duckdb.DuckDBPyConnection:
     if timeout is None:
-        timeout = float(os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT))
+        timeout = lock_timeout()
     deadline = time.monotonic() + timeout
     told = False
     while True:
         try:
-            return duckdb.connect(path, read_only=read_only)
+            return duckdb.connect(path, read_only=read_only, config=config or {})
         except duckdb.IOException as exc:
             if not _is_lock_error(exc):
                 raise DatabaseError(f"{path}: cannot open database: {exc}") from None
@@ -151,17 +166,19 @@ class Store:
         self.close()
 
 
-def open_store(path: str | os.PathLike, read_only: bool = False, timeout: float | None = None) -> Store:
+def open_store(path: str | os.PathLike, read_only: bool = False, timeout: float | None = None,
+               config: dict | None = None) -> Store:
     """Open (and for writers create or upgrade) the warehouse at ``path``.
 
     A reader of an old database upgrades it through a short write connection first, so that
-    saved queries always see the current views.
+    saved queries always see the current views. ``config`` (readers only) is the DuckDB
+    configuration of the connection returned, e.g. ``readonly.config()``.
     """
     path = str(path)
     if read_only:
         if not os.path.exists(path):
             raise DatabaseError(f"{path}: no warehouse here yet; create one with `moewh ingest demo` or `moewh ingest model FILE`")
-        con = _connect(path, read_only=True, timeout=timeout)
+        con = _connect(path, read_only=True, timeout=timeout, config=config)
         if not _needs_upgrade(con, path):
             return Store(con, path, read_only=True)
         con.close()
@@ -170,7 +187,7 @@ def open_store(path: str | os.PathLike, read_only: bool = False, timeout: float 
             _upgrade(writer, path)
         finally:
             writer.close()
-        return Store(_connect(path, read_only=True, timeout=timeout), path, read_only=True)
+        return Store(_connect(path, read_only=True, timeout=timeout, config=config), path, read_only=True)
 
     con = _connect(path, read_only=False, timeout=timeout)
     try:
