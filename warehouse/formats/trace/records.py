@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from ...ingest.arrow_columns import column, dictionary_column, numbers, strings
+from .reading import read_slots
 
 RECORD_SIZE = 1024
 MAX_SOURCES = 4
@@ -130,15 +131,16 @@ def find_extent(path: str | os.PathLike, record_size: int = RECORD_SIZE) -> Exte
 def iter_chunks(
     path: str | os.PathLike, extent: Extent, dtype: np.dtype, chunk_records: int = DEFAULT_CHUNK_RECORDS
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(first_slot, records)`` over the data ranges, each a fresh read-only memory map.
+    """Yield ``(first_slot, records)`` over the data ranges, each chunk a fresh array.
 
-    One map per chunk (dropped by the caller before the next) keeps the resident set bounded
-    by the chunk size rather than by the file.
+    Chunks are read with bounded reads (``reading.read_slots``), not memory-mapped, so a file
+    that shrinks meanwhile is an input error instead of SIGBUS; one chunk at a time keeps the
+    resident set bounded by the chunk size rather than by the file.
     """
-    for a, b in extent.data_ranges:
-        for first in range(a, b, chunk_records):
-            n = min(chunk_records, b - first)
-            yield first, np.memmap(path, dtype=dtype, mode="r", offset=first * dtype.itemsize, shape=(n,))
+    with open(path, "rb") as f:
+        for a, b in extent.data_ranges:
+            for first in range(a, b, chunk_records):
+                yield first, read_slots(f.fileno(), path, dtype, first, min(chunk_records, b - first))
 
 
 @dataclass
