@@ -14,6 +14,7 @@ from ..db.sqlfiles import load_sql
 from ..db.store import open_store
 from ..errors import EXIT_FINDINGS, UsageError
 from ..formats.trace import op_tables
+from ..formats.trace.detect import FORMATS as TRACE_FORMATS
 from ..ingest.experiments import ingest_dir
 from ..ingest.traces import delete_run, ingest_trace, open_source
 from .app import ingest_app, runs_app, state
@@ -113,6 +114,8 @@ def ingest_trace_cmd(
     op_table: str = typer.Option(None, "--op-table", metavar="NAME", help=OP_TABLE_HELP),
     experts_used: int = typer.Option(None, "--experts-used", metavar="K", help=EXPERTS_USED_HELP),
     replace: bool = typer.Option(False, "--replace", help="Ingest again even if the run is already there."),
+    fmt: str = typer.Option(None, "--format", metavar="FORMAT",
+                            help=f"Record layout, when detection cannot tell: {' | '.join(TRACE_FORMATS)}."),
 ) -> None:
     """Load one trace as one run: records, sources, expert ids, passes, selections, anomalies.
 
@@ -126,7 +129,9 @@ def ingest_trace_cmd(
     Example: moewh ingest trace run1/tensor_trace.bin --model gpt-oss-20b --domain code --tag source=real
     """
     tags = _tags(tag)
-    source = open_source(path, op_table)  # bad input is refused before the database is opened
+    if fmt is not None and fmt not in TRACE_FORMATS:
+        raise UsageError(f"--format {fmt!r}: choose one of {', '.join(TRACE_FORMATS)}")
+    source = open_source(path, op_table, fmt)  # bad input is refused before the database is opened
     bar = _progress_for(source.path, path.name)
     try:
         with open_store(state.db) as store, store.transaction() as con:

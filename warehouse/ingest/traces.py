@@ -177,12 +177,12 @@ class JsonSource(TraceSource):
             base += len(rec)
 
 
-def open_source(path: str | os.PathLike, op_table: str | None = None) -> TraceSource:
-    """Detect the format of ``path`` and open it; JSON is parsed here, so bad input is refused
-    before any database work starts."""
+def open_source(path: str | os.PathLike, op_table: str | None = None, fmt: str | None = None) -> TraceSource:
+    """Detect the format of ``path`` (or take ``fmt``) and open it; JSON is parsed here, so bad
+    input is refused before any database work starts."""
     if op_table is not None and op_table not in op_tables.TABLES:
         raise UsageError(f"unknown op table {op_table!r}; known: {', '.join(op_tables.TABLES)}")
-    found = detect(path)
+    found = detect(path, fmt)
     if found.format == TOKEN_JSON:
         source = JsonSource(found.path, found.files, op_table or op_tables.DEFAULT_TABLE)
         source._records()
