@@ -27,6 +27,7 @@ import pyarrow as pa
 from ..db.sqlfiles import load_sql
 from ..errors import InputError, UsageError
 from ..formats.trace import op_tables
+from ..formats.trace.clock import ThreadClock
 from ..formats.trace.detect import TOKEN_JSON, TRACE_256, TRACE_1024, detect
 from ..formats.trace.legacy import LEGACY_RECORD_DTYPE, to_records
 from ..formats.trace.records import (
@@ -311,6 +312,7 @@ def ingest_trace(
     expert_codes: Counter[int] = Counter()
     exps_codes: Counter[int] = Counter()
     n_records = 0
+    clock = ThreadClock()
     for record_ids, rec in source.chunks(progress):
         starts = pass_starts(rec)
         if pass_counter is None:
@@ -320,7 +322,7 @@ def ingest_trace(
                                 "evaluation (GET_ROWS -> inp_embd); records before the first start form pass 0")
         pass_ids = pass_counter + np.cumsum(starts)
         pass_counter = int(pass_ids[-1])
-        decoded = decode_chunk(run_id, rec, record_ids, pass_ids, ops, n_experts)
+        decoded = decode_chunk(run_id, rec, record_ids, pass_ids, ops, n_experts, clock)
         for target, rows in (("records", decoded.records), ("sources", decoded.sources),
                              ("record_experts", decoded.experts), ("anomalies", decoded.anomalies)):
             _append(con, target, rows, columns[target])
