@@ -82,7 +82,7 @@ def _connect(path: str, read_only: bool, timeout: float | None,
             return duckdb.connect(path, read_only=read_only, config=config or {})
         except duckdb.IOException as exc:
             if not _is_lock_error(exc):
-                raise DatabaseError(f"{path}: cannot open database: {exc}") from None
+                raise DatabaseError(_write_problem(path, exc) or f"{path}: cannot open database: {exc}") from None
             if time.monotonic() >= deadline:
                 raise DatabaseError(
                     f"{path}: database is in use by another process; gave up after {timeout:g} s "
@@ -137,6 +137,21 @@ def _upgrade(con: duckdb.DuckDBPyConnection, path: str) -> None:
         raise DatabaseError(f"{path}: schema upgrade failed: {exc}") from None
 
 
+def _write_problem(path: str, exc: Exception) -> str | None:
+    """One line for a write the file system refused (disk full, read-only), else None.
+
+    DuckDB writes the WAL before it touches the database file, so a refused commit leaves the
+    file as it was: the run is not there, and the warehouse opens as before.
+    """
+    text = str(exc)
+    where = os.path.dirname(os.path.abspath(path)) or "."
+    if "No space left" in text or "ENOSPC" in text:
+        return f"{path}: nothing was written: no space left on {where} (free some space and run the command again)"
+    if "Read-only file system" in text or "Permission denied" in text:
+        return f"{path}: nothing was written: {where} is not writable (the database and its .wal file must be)"
+    return None
+
+
 class Store:
     """An open warehouse. Use ``transaction()`` around every change a command makes."""
 
@@ -150,11 +165,22 @@ class Store:
         self.con.begin()
         try:
             yield self.con
-        except BaseException:
-            self.con.rollback()
+        except BaseException as exc:
+            try:
+                self.con.rollback()
+            except duckdb.Error:
+                pass  # a failed write may have ended the transaction already; nothing was committed
+            if isinstance(exc, duckdb.Error) and (problem := _write_problem(self.path, exc)):
+                raise DatabaseError(problem) from None
             raise
         else:
-            self.con.commit()
+            try:
+                self.con.commit()
+            except duckdb.Error as exc:
+                problem = _write_problem(self.path, exc)
+                if problem is None:
+                    raise
+                raise DatabaseError(problem) from None
 
     def close(self) -> None:
         self.con.close()
