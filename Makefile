@@ -32,7 +32,7 @@ test: $(STAMP)
 # (failures are saved in .hypothesis/ and replayed first next time).
 FUZZ_EXAMPLES ?= 20000
 fuzz: $(STAMP)
-	FUZZ_CAMPAIGN=1 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:cacheprovider \
+	FUZZ_CAMPAIGN=1 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -s -p no:cacheprovider \
 		tests/test_fuzz.py --hypothesis-show-statistics
 
 dashboard: $(STAMP)
