@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+TEST_STAMP := $(VENV)/.test-installed-stamp
 DB     ?= $(or $(MOEWH_DB),warehouse.duckdb)
 PORT   ?= 8501
 
@@ -16,16 +17,22 @@ help:
 	@echo "make bench      run the benchmarks in bench/ (ONLY=views runs the matching ones)"
 	@echo "make lint       ruff over the code"
 
+# Running the warehouse needs only the runtime dependencies; the test extras (pyspark,
+# playwright, hypothesis, ...) come with the first `make test` or `make bench`.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(TEST_STAMP)
 
 ingest: $(STAMP)
 	$(BIN)/moewh --db $(DB) ingest demo
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
 
 # The suite runs a fixed, fast fuzz budget; this is the long campaign with fresh randomness
@@ -38,10 +45,10 @@ fuzz: $(STAMP)
 dashboard: $(STAMP)
 	$(BIN)/moewh --db $(DB) dashboard --port $(PORT)
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python -m bench $(ONLY)
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check warehouse tests bench dashboards
 
 clean:

@@ -27,12 +27,12 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 2.0
 PAGES = [  # file, url path, title, has a chart
     ("1_overview", "", "Overview", True),
-    ("2_expert_heatmap", "heatmap", "Expert heatmap", True),
+    ("2_expert_heatmap", "expert_heatmap", "Expert heatmap", True),
     ("3_file_map", "file_map", "File map", True),
-    ("4_token_timeline", "timeline", "Token timeline", True),
+    ("4_token_timeline", "token_timeline", "Token timeline", True),
     ("5_compare", "compare", "Compare", True),
-    ("6_layout_check", "layout", "Layout check", True),
-    ("7_sql_console", "sql", "SQL console", False),
+    ("6_layout_check", "layout_check", "Layout check", True),
+    ("7_sql_console", "sql_console", "SQL console", False),
 ]
 CHART = ".vega-embed svg.marks, .vega-embed canvas.marks"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -3,7 +3,8 @@
 The GPT-OSS-20B layout (memory-map.json), the real reference trace and synthetic GPT-OSS runs
 of three domains go through the same ingest code as `moewh ingest`; the view tests' small
 known-truth warehouse (two more models, warm-ups in mid-run, a run without a model, a repeated
-expert id) is written beside them, and a damaged copy of the memory map (one tensor missing,
+expert id) is written beside them, routing-only runs imported from the routing fixtures (recorder
+bytes, a run on the layout, counts only), and a damaged copy of the memory map (one tensor missing,
 one grown into its neighbour) gives v1.layout_gaps and v1.layout_overlaps rows, so every view
 has rows that exercise its corners.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 from tests.views_warehouse import build_truth, insert
 from warehouse.db.store import open_store
 from warehouse.ingest.models import ingest_layout_file
+from warehouse.ingest.routing import ingest_routing_file
 from warehouse.ingest.traces import ingest_trace
 from warehouse.paths import DATA_DIR
 from warehouse.synth import generate_run
@@ -40,6 +42,13 @@ def build(db: Path, scratch: Path) -> None:
     with store.transaction() as con:
         ingest_layout_file(con, damaged_memory_map(scratch / "damaged-memory-map.json"), "gpt-oss-20b-damaged")
     insert(store.con, build_truth())
+    # routing-only runs: recorder bytes and two turns, untrusted rows, a run on the layout, counts only
+    routing = DATA / "routing"
+    with store.transaction() as con:
+        ingest_routing_file(con, routing / "route_trace.csv", domain="chat")
+        ingest_routing_file(con, routing / "moe_trace.csv", experts_used=2, domain="code")
+        ingest_routing_file(con, routing / "moe_trace_phased.csv", model_id=model_id, domain="code")
+        ingest_routing_file(con, routing / "sglang_stat.pt", model_id=model_id, name="sglang-counts")
     store.close()
 
 

@@ -31,12 +31,12 @@ CHART = ".vega-embed svg.marks, .vega-embed canvas.marks"
 # url path -> what must be on the page once it has drawn
 PAGES = {
     "": ("Overview", "chart"),
-    "heatmap": ("Expert heatmap", "chart"),
+    "expert_heatmap": ("Expert heatmap", "chart"),
     "file_map": ("File map", "chart"),
-    "timeline": ("Token timeline", "chart"),
+    "token_timeline": ("Token timeline", "chart"),
     "compare": ("Compare", "chart"),
-    "layout": ("Layout check", "chart"),
-    "sql": ("SQL console", None),
+    "layout_check": ("Layout check", "chart"),
+    "sql_console": ("SQL console", None),
 }
 
 
@@ -150,7 +150,7 @@ def test_deep_link_opens_its_page(server, page):
 
 def test_heatmap_is_drawn_with_every_cell(server, page):
     """The heatmap's canvas is painted, not blank: many distinct colours are on it."""
-    page.goto(f"{server}/heatmap", wait_until="domcontentloaded")
+    page.goto(f"{server}/expert_heatmap", wait_until="domcontentloaded")
     _wait_drawn(page, "Expert heatmap", True)
     canvas = page.locator(CHART).first
     canvas.wait_for(timeout=30_000)
@@ -174,7 +174,7 @@ def _distinct_colours(fh) -> int:
 
 
 def test_sql_console_runs_and_refuses_in_the_browser(server, page):
-    page.goto(f"{server}/sql", wait_until="domcontentloaded")
+    page.goto(f"{server}/sql_console", wait_until="domcontentloaded")
     _wait_drawn(page, "SQL console", False)
     page.get_by_role("button", name="Run").click()
     page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=30_000)
@@ -198,3 +198,64 @@ def test_live_server_holds_no_lock(server, page):
     code = "import duckdb, sys; duckdb.connect(sys.argv[1]).close(); print('ok')"
     done = subprocess.run([sys.executable, "-c", code, SERVED["db"]], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def _readme_addresses() -> list[str]:
+    """The page addresses the README's Dashboard section lists (`/overview`, `/heatmap`, ...)."""
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## Dashboard", 1)[1].split("\n## ", 1)[0]
+    line = next(x for x in section.split(".") if "own address" in x or "address to bookmark" in x)
+    return re.findall(r"`/(\w+)`", section[section.index(line):])
+
+
+def test_every_readme_page_address_opens_its_page(server, page):
+    titles = {"overview": "Overview", **{p: t for p, (t, _) in PAGES.items() if p}}
+    addresses = _readme_addresses()
+    assert set(addresses) == set(titles), addresses  # the README lists every page, and only pages
+    for path in addresses:
+        page.goto(f"{server}/{path}", wait_until="domcontentloaded")
+        _wait_drawn(page, titles[path], False)
+        assert page.url.split("?")[0] == f"{server}/{path}"
+        body = page.inner_text("body")
+        assert "Page not found" not in body and page.locator("[data-testid='stException']").count() == 0, path
+
+
+def test_root_forwards_to_the_overview(server, page):
+    page.goto(server, wait_until="domcontentloaded")
+    _wait_drawn(page, "Overview", True)
+    page.wait_for_url(f"{server}/overview", timeout=30_000)
+
+
+def test_file_map_one_decode_step_lights_k_slices_per_expert_tensor(server, page):
+    """One step of one synthetic run, zoomed to a layer: in every lane of expert slices (gate,
+    up, down and their biases, n_experts bars each) exactly k are coloured, the selected experts
+    in file order, and the other n_experts - k are grey."""
+    import duckdb
+
+    con = duckdb.connect(SERVED["db"], read_only=True)
+    run_id, step, layer = con.execute(
+        "select run_id, 2, 3 from v1.runs where run_name = 'code-1'").fetchone()
+    chosen = sorted(r[0] for r in con.execute(
+        "select expert_id from v1.step_experts where run_id = ? and step = ? and layer_id = ?",
+        [run_id, step, layer]).fetchall())
+    con.close()
+    assert len(chosen) == dw.K
+    page.goto(f"{server}/file_map?run={run_id}&step={step}&layer={layer}", wait_until="domcontentloaded")
+    _wait_drawn(page, "File map", True)
+    page.get_by_text(f"decode step {step}").first.wait_for(timeout=30_000)
+    page.wait_for_timeout(400)
+    bars = page.evaluate("""() => Array.from(document.querySelectorAll('.vega-embed svg.marks g.mark-rect path'))
+        .map(p => { const b = p.getBBox(); return [Math.round(b.y), b.x, p.getAttribute('fill')]; })""")
+    lanes: dict[int, list] = {}
+    for y, x, fill in bars:
+        lanes.setdefault(y, []).append((x, fill))
+    expert_lanes = [sorted(v) for v in lanes.values() if len(v) == dw.N_EXPERTS]
+    assert len(expert_lanes) >= 3, {y: len(v) for y, v in lanes.items()}  # gate, up, down at least
+    grey = "#d9d9d9"
+    for lane in expert_lanes:
+        lit = [i for i, (_, fill) in enumerate(lane) if fill and fill.lower() != grey]
+        assert lit == chosen
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "file_map-one-step.png"), full_page=True)

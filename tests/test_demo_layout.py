@@ -166,11 +166,15 @@ def test_memory_map_ingest_equals_the_replica_ingest(demo_db, tmp_path):
     copy = tmp_path / "copy.duckdb"
     copy.write_bytes(Path(db).read_bytes())
     with open_store(str(copy)) as store, store.transaction() as con:
+        found = ingest_layout_file(con, MEMORY_MAP)
+    assert (found.model_id, found.matched, found.created) == (model_id, True, False)  # the same model
+    fresh = tmp_path / "fresh.duckdb"  # alone, it is a model of its own: every column compares
+    with open_store(str(fresh)) as store, store.transaction() as con:
         mm = ingest_layout_file(con, MEMORY_MAP).model_id
     cols = "tensor_name, base_name, expert_id, layer_id, component, category, n_dims, ne0, ne1, ne2, " \
            "offset_start, offset_end, size_bytes, file_index"
-    a = query(str(copy), f"select {cols} from v1.tensors where model_id = ? order by tensor_name", [model_id])
-    b = query(str(copy), f"select {cols} from v1.tensors where model_id = ? order by tensor_name", [mm])
+    a = query(db, f"select {cols} from v1.tensors where model_id = ? order by tensor_name", [model_id])
+    b = query(str(fresh), f"select {cols} from v1.tensors where model_id = ? order by tensor_name", [mm])
     assert len(a) == len(b) == 4923
     assert a == b
 
@@ -189,17 +193,17 @@ def test_layout_export_round_trips(demo_db, tmp_path, capsys):
             assert labels[t["name"]] == t["component_type"], t["name"]
     copy = tmp_path / "copy.duckdb"
     copy.write_bytes(Path(db).read_bytes())
+    # beside the GGUF's model the exported layout is recognised as that model
     assert run(["--db", str(copy), "ingest", "layout", str(out)]) == 0
+    assert f"describes model {model_id}" in capsys.readouterr().out
+    # into an empty warehouse it is a model of its own, whose rows equal the GGUF's
+    fresh = tmp_path / "fresh.duckdb"
+    assert run(["--db", str(fresh), "ingest", "layout", str(out)]) == 0
     assert "inferred (not in the file): n_experts, n_layers" in capsys.readouterr().out
     cols = "tensor_name, expert_id, layer_id, n_dims, ne0, ne1, offset_start, offset_end, size_bytes, file_index"
-    rows = query(str(copy), f"select model_id, {cols} from v1.tensors order by tensor_name, model_id")
-    by_model: dict[str, list] = {}
-    for r in rows:
-        by_model.setdefault(r[0], []).append(r[1:])
-    assert len(by_model) == 2
-    assert by_model[model_id] == next(v for k, v in by_model.items() if k != model_id)
-    facts = query(str(copy), "select data_offset, alignment, file_size_bytes, n_tensors from models "
-                             "where model_id <> ?", [model_id])
+    want = query(db, f"select {cols} from v1.tensors where model_id = ? order by tensor_name", [model_id])
+    assert query(str(fresh), f"select {cols} from v1.tensors order by tensor_name") == want
+    facts = query(str(fresh), "select data_offset, alignment, file_size_bytes, n_tensors from models")
     assert facts == [(DATA_OFFSET, 32, FILE_SIZE, 459)]
 
 

@@ -82,16 +82,18 @@ def test_reingest_and_renamed_copy_change_nothing(cli, db_path, moe, tmp_path):
                          "(select count(*) from model_metadata)") == counts
     layout = tmp_path / "layout.csv"
     assert cli("layout", "export", "-o", str(layout))[0] == 0
-    assert cli("ingest", "layout", str(layout))[0] == 0
+    # the exported layout describes the model it came from: recognised, not a second model
+    code, out, _ = cli("ingest", "layout", str(layout))
+    assert code == 0 and "describes model" in out and "nothing changed" in out
     renamed = tmp_path / "old-name.csv"
     shutil.copy(layout, renamed)
     code, out, _ = cli("ingest", "layout", str(renamed))
     assert code == 0 and "nothing changed" in out
-    assert rows(db_path, "select count(*) from models") == [(2,)]
+    assert rows(db_path, "select count(*) from models") == [(1,)]
     assert before[0] == snapshot(db_path)[0]
 
 
-def test_export_round_trip_through_ingest_layout(cli, db_path, tmp_path):
+def test_export_round_trip_through_ingest_layout(cli, db_path, tmp_path, capsys):
     tensors = [(n, GGMLQuantizationType.Q4_K if "_exps.weight" in n else t, d if "_exps.weight" not in n
                 else (256, d[1], d[2])) for n, t, d in moe_tensors()]
     path = write_gguf(tmp_path / "q4k.gguf", tensors, alignment=128, arch="testmoe",
@@ -101,16 +103,22 @@ def test_export_round_trip_through_ingest_layout(cli, db_path, tmp_path):
     code, _, err = cli("layout", "export", "--model", "q4k", "--format", "csv", "--output", str(out))
     assert code == 0, err
     code, text, _ = cli("ingest", "layout", str(out), "--name", "q4k-csv")
-    assert code == 0
+    assert code == 0 and "describes model" in text  # same names, offsets and sizes: the same model
+    # into another warehouse, where it is a model of its own, every column compares
+    from warehouse.cli import run
+
+    other = str(tmp_path / "other.duckdb")
+    assert run(["--db", other, "ingest", "layout", str(out), "--name", "q4k-csv"]) == 0
+    capsys.readouterr()
     cols = "tensor_name, base_name, expert_id, layer_id, n_dims, ne0, ne1, ne2, offset_start, offset_end, size_bytes, " \
            "file_index, category"
     a = rows(db_path, f"select {cols} from v1.tensors join v1.models using (model_id) where model_name = 'q4k' "
                       "order by tensor_name")
-    b = rows(db_path, f"select {cols} from v1.tensors join v1.models using (model_id) where model_name = 'q4k-csv' "
-                      "order by tensor_name")
+    b = rows(other, f"select {cols} from v1.tensors join v1.models using (model_id) where model_name = 'q4k-csv' "
+                    "order by tensor_name")
     assert a == b and len(a) > len(tensors)
-    facts = rows(db_path, "select model_name, data_offset, alignment, file_size_bytes, n_experts from v1.models "
-                          "order by model_name")
+    fact_cols = "model_name, data_offset, alignment, file_size_bytes, n_experts"
+    facts = rows(db_path, f"select {fact_cols} from v1.models") + rows(other, f"select {fact_cols} from v1.models")
     assert facts[0][1:] == facts[1][1:]
     assert facts[0][2] == 128
     # stdout export equals the file

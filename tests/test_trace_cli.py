@@ -95,7 +95,7 @@ def test_runs_rm_removes_every_row_of_one_run(cli, db_path, tmp_path):
     for t in (a, b):
         assert cli("ingest", "trace", str(t.path), "--model", model_id)[0] == 0
     with open_store(db_path, read_only=True) as store:
-        from warehouse.ingest.traces import run_tables
+        from warehouse.db.catalog import run_tables
 
         tables = run_tables(store.con)
         b_rows = {t: rows(store.con, f"select count(*) from {t} where run_id in (select run_id from runs "

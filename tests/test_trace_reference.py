@@ -115,10 +115,12 @@ def test_without_a_model_k_cannot_be_known_and_says_so(db_path):
     from warehouse.db.store import open_store
 
     with open_store(db_path) as store:
-        result = ingest(store, REAL_TRACE)
-        assert any("inferred as 16" in w for w in result.warnings)
-        assert rows(store.con, "select experts_used, experts_used_source, model_id from runs") == [(16, "inferred", None)]
-        assert rows(store.con, "select unmatched_disk_sources from v1.trace_quality") == [(None,)]
+        ingest(store, REAL_TRACE)
+        # never inferred from the recorded 16 ids (the tracer's cap): unknown, no selections
+        assert rows(store.con, "select experts_used, experts_used_source, model_id from runs") == [(None, None, None)]
+        assert rows(store.con, "select unmatched_disk_sources, warmup_passes, k_unknown from v1.trace_quality") \
+            == [(None, 2, False)]
+        assert rows(store.con, "select count(*) from selections") == [(0,)]
 
 
 def test_layout_replica_gguf_gives_k_and_matches(tmp_path):
@@ -140,3 +142,29 @@ def test_layout_replica_gguf_gives_k_and_matches(tmp_path):
         # the small GGUF is not GPT-OSS-20B: its offsets match none of the trace's DISK sources
         assert rows(store.con, "select unmatched_disk_sources from v1.trace_quality") == [(870,)]
         assert result.created
+
+
+def test_reference_get_rows_gathers_rows_counted_from_the_json_export(db_path, entries):
+    """The embedding's GET_ROWS reads the rows its index source names (2 ids: 8 bytes), every
+    other DISK read the whole tensor: recounted from the JSON export's sources."""
+    store, model_id = store_with_layout(db_path)
+    ingest(store, TOKEN_JSON, model_id=model_id)
+    want, pass_id = {}, -1
+    for e in entries:
+        if e["dst_name"] == "inp_embd":
+            pass_id += 1
+        for slot, s in enumerate(e["sources"]):
+            if s["memory_source"] != "DISK":
+                continue
+            key = (pass_id, s["disk_offset"])
+            gather = e["operation_type"] == "GET_ROWS" and slot == 0 and len(e["sources"]) > 1
+            ids = e["sources"][1]["size_bytes"] // 4 if gather else None
+            if key in want:
+                want[key] = None if want[key] is None or ids is None else want[key] + ids
+            else:
+                want[key] = ids
+    got = dict(((p, o), g) for p, o, g in rows(store.con, "select pass_id, disk_offset, gathered_rows "
+                                                          "from pass_disk_reads"))
+    assert got == want
+    assert sorted(v for v in want.values() if v is not None) == [2, 2]  # token_embd.weight, once per pass
+    store.close()

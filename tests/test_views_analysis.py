@@ -64,9 +64,10 @@ def hotness(run: Run) -> dict[tuple[int, int], int]:
     return counts
 
 
-def ranks(counts: dict[int, int]) -> dict[int, int]:
-    order = sorted(counts, key=lambda e: (-counts[e], e))
-    return {e: i + 1 for i, e in enumerate(order)}
+def ranks(counts: dict[int, int]) -> dict[int, int | None]:
+    """Rank among the experts that fired (ties to the lower id); None for an expert that never did."""
+    order = sorted((e for e in counts if counts[e]), key=lambda e: (-counts[e], e))
+    return {e: order.index(e) + 1 if counts[e] else None for e in counts}
 
 
 def layer_counts(run: Run, layer: int) -> dict[int, int]:

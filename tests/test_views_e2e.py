@@ -14,7 +14,7 @@ import pytest
 from trace_samples import MEMORY_MAP, ingest, store_with_layout
 
 from warehouse.formats.trace.records import RECORD_DTYPE
-from warehouse.synth import generate_run, template
+from warehouse.synth import generate_run
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,40 @@ def test_hotness_equals_the_generated_selections(wh):
         assert steps == len(steps_of(truth)) and steps < len(truth.passes)  # the warm-up is not a step
 
 
-def test_bytes_per_step_recounted_from_the_template_and_the_layout_json(wh):
+# GET_ROWS in the op table of the 1024-byte tracer (trace-format spec, section 5).
+GET_ROWS = 40
+
+
+def recount_dense_reads(records, by_offset, expert_bias) -> dict[int, int]:
+    """Bytes of each non-expert tensor one pass's records read, by disk offset, in plain Python.
+
+    GET_ROWS(weight, ids) reads one row of the weight per I32 id of its second source (rows
+    are ne[1..] of the layout's shape); any other op reads the whole tensor; a tensor named
+    several times in a pass counts once, whole if any op read it whole, else the rows summed.
+    """
+    whole, rows = set(), Counter()
+    for r in records:
+        srcs = r["sources"][: r["num_sources"]]
+        for slot, s in enumerate(srcs):
+            off = int(s["disk_offset_or_buffer_id"])
+            if s["memory_source"] != 0 or not off:
+                continue
+            t = by_offset[off]
+            if t.get("expert_id") is not None or off in expert_bias:
+                continue
+            if r["operation_type"] == GET_ROWS and slot == 0 and len(srcs) > 1:
+                rows[off] += int(srcs[1]["size_bytes"]) // 4
+            else:
+                whole.add(off)
+    out = {}
+    for off in whole | set(rows):
+        t = by_offset[off]
+        n_rows = int(np.prod(t["shape"][1:]))
+        out[off] = t["size_bytes"] if off in whole else min(rows[off], n_rows) * (t["size_bytes"] // n_rows)
+    return out
+
+
+def test_bytes_per_step_recounted_from_the_trace_records_and_the_layout_json(wh):
     con, truths = wh
     layout = json.loads(MEMORY_MAP.read_text())["tensors"]
     by_offset = {t["offset_start"]: t for t in layout}
@@ -66,24 +99,27 @@ def test_bytes_per_step_recounted_from_the_template_and_the_layout_json(wh):
             expert_bias.add(t["offset_start"])
             for e in range(32):
                 slice_bytes[(t["layer_id"], e)] += t["size_bytes"] // 32
-    tpl = template()
-    assert tpl.dtype == RECORD_DTYPE
-    offsets = set()
-    for r in tpl:
-        for s in r["sources"][: r["num_sources"]]:
-            if s["memory_source"] == 0 and s["disk_offset_or_buffer_id"]:
-                offsets.add(int(s["disk_offset_or_buffer_id"]))
-    dense = sum(by_offset[o]["size_bytes"] for o in offsets
-                if by_offset[o].get("expert_id") is None and o not in expert_bias)
+    embd = next(t for t in layout if t["name"] == "token_embd.weight")
     weight_bytes = sum(t["size_bytes"] for t in layout)
     for run_id, truth in truths.items():
+        rec = np.fromfile(truth.path, dtype=RECORD_DTYPE)
+        starts = list(np.flatnonzero(rec["dst_name"] == b"inp_embd")) + [len(rec)]
+        per_pass = [rec[a:b] for a, b in zip(starts, starts[1:], strict=False)]
         got = con.execute("select pass_id, dense_bytes, expert_bytes, model_fraction from v1.pass_bytes "
                           "where run_id = ? order by pass_id", [run_id]).fetchall()
-        want = []
+        want, embd_rows = [], []
         for p in steps_of(truth):
+            reads = recount_dense_reads(per_pass[p.pass_id], by_offset, expert_bias)
+            dense = sum(reads.values())
             expert = sum(slice_bytes[(la, e)] for la, ids in p.selections.items() for e in set(ids))
             want.append((p.pass_id, dense, expert, pytest.approx((dense + expert) / weight_bytes)))
+            embd_rows.append((p.pass_id, p.n_tokens, reads[embd["offset_start"]]))
         assert got == want
+        # the embedding is gathered, one 5,760-byte row per token, not read whole (1,158,266,880 bytes)
+        assert embd_rows == con.execute(
+            "select pass_id, read_rows, read_bytes from v1.pass_tensor_reads "
+            "where run_id = ? and tensor_name = 'token_embd.weight' order by pass_id", [run_id]).fetchall()
+        assert {n for _, n, _ in embd_rows} == {1, 8} and embd_rows[-1][2] == 5760
         totals = [d + e for _, d, e, _ in want]
         mean, p95 = con.execute("select mean_step_bytes, p95_step_bytes from v1.run_bytes where run_id = ?",
                                 [run_id]).fetchone()
@@ -107,3 +143,18 @@ def test_stickiness_and_transitions_follow_the_generated_steps(wh):
             "select layer_id, from_expert, to_expert, transitions from v1.expert_transitions where run_id = ?",
             [run_id]).fetchall()}
         assert got_t == dict(trans)
+
+
+def test_file_regions_and_touches_count_the_bytes_read(wh):
+    """Summed over the file, the bytes read per step are the steps' mean total_bytes; the
+    embedding is read a row per token, not 100 %."""
+    con, truths = wh
+    total = sum(len(steps_of(t)) for t in truths.values())
+    tokens = sum(p.n_tokens for t in truths.values() for p in steps_of(t))
+    embd = con.execute("select touches, touched_bytes, read_fraction, size_bytes from v1.tensor_touches "
+                       "where tensor_name = 'token_embd.weight'").fetchone()
+    assert embd[:2] == (total, tokens * 5760)
+    assert embd[2] == pytest.approx(tokens * 5760 / (embd[3] * total)) and embd[2] < 1e-4
+    mean_total = con.execute("select avg(total_bytes) from v1.pass_bytes").fetchone()[0]
+    per_step = con.execute("select sum(mean_touched_bytes_per_step) from v1.file_regions").fetchone()[0]
+    assert per_step == pytest.approx(mean_total, rel=1e-9)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 # Exit codes scripts can rely on (also listed in `moewh --help`).
-EXIT_OK = 0
 EXIT_FINDINGS = 1  # the command ran, and found problems (overlaps, failed runs in a batch)
 EXIT_BAD_INPUT = 2  # bad input file, bad arguments, bad SQL
-EXIT_DATABASE = 3  # database locked, missing, or written by a newer version
+EXIT_DATABASE = 3  # database locked, missing, written by a newer version; or a broken installation
 
 
 class WarehouseError(Exception):
@@ -34,3 +33,14 @@ class UsageError(WarehouseError):
 
 class DatabaseError(WarehouseError):
     exit_code = EXIT_DATABASE
+
+
+class DatabaseLocked(DatabaseError):
+    """Another writer holds the database past the lock timeout."""
+
+
+class InstallError(WarehouseError):
+    """A file this installation ships (under sql/) is malformed: not the user's input, not the database."""
+
+    exit_code = EXIT_DATABASE
+

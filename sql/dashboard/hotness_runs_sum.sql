@@ -11,6 +11,8 @@ SELECT
     expert_id,
     activations,
     CAST(activations AS DOUBLE) / NULLIF(SUM(activations) OVER (PARTITION BY layer_id), 0) AS share,
-    ROW_NUMBER() OVER (PARTITION BY layer_id ORDER BY activations DESC, expert_id) AS rank_in_layer
+    CASE WHEN activations > 0
+        THEN ROW_NUMBER() OVER (PARTITION BY layer_id ORDER BY activations DESC, expert_id)
+    END AS rank_in_layer
 FROM summed
 ORDER BY layer_id, expert_id

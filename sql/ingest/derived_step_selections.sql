@@ -4,7 +4,7 @@ INSERT INTO step_selections (run_id, step, pass_id, layer_id, expert_id, rank)
 WITH steps AS (
     SELECT run_id, pass_id, ROW_NUMBER() OVER (ORDER BY pass_id) - 1 AS step
     FROM passes
-    WHERE run_id = $run_id AND NOT is_warmup
+    WHERE run_id = $run_id AND NOT is_warmup AND is_complete
 )
 SELECT s.run_id, st.step, s.pass_id, s.layer_id, s.expert_id, MIN(s.rank)
 FROM selections AS s

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer.core import TyperGroup
 
 from ..errors import EXIT_BAD_INPUT, WarehouseError
 from ..paths import DEFAULT_DB
@@ -29,17 +30,29 @@ a batch); 2 bad input or usage (unreadable, hostile or special file, bad or refu
 database or environment (locked, missing, written by a newer version, disk full, read-only).
 """
 
-app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+def _listed(*order: str) -> type[TyperGroup]:
+    """A command group whose --help lists commands in the order a user meets them, not in the
+    order the modules that define them happen to be imported; others follow by name."""
+    rank = {name: i for i, name in enumerate(order)}
+
+    class Listed(TyperGroup):
+        def list_commands(self, ctx) -> list[str]:
+            return sorted(super().list_commands(ctx), key=lambda n: (rank.get(n, len(rank)), n))
+
+    return Listed
+
+
+app = typer.Typer(cls=_listed("ingest", "query", "views", "runs", "simulate", "capture", "layout", "check", "settings", "export", "spark", "dashboard"), help=HELP, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   rich_markup_mode=None)
-ingest_app = typer.Typer(help="Load files into the warehouse (models, layouts, traces, experiment folders).",
+ingest_app = typer.Typer(cls=_listed("demo", "model", "layout", "trace", "dir", "routing", "parquet"), help="Load files into the warehouse (models, layouts, traces, experiment folders).",
                          no_args_is_help=True)
-views_app = typer.Typer(help="The documented SQL views: list them, show one, transpile the set.", no_args_is_help=True)
-runs_app = typer.Typer(help="Trace runs in the warehouse.", no_args_is_help=True)
-layout_app = typer.Typer(help="Tensor layouts of ingested models.", no_args_is_help=True)
-check_app = typer.Typer(help="Consistency checks that exit 1 when they find a problem.", no_args_is_help=True)
-settings_app = typer.Typer(help="Tunable parameters of the analysis views (e.g. the file-map bucket size).",
+views_app = typer.Typer(cls=_listed("list", "show", "sql"), help="The documented SQL views: list them, show one, transpile the set.", no_args_is_help=True)
+runs_app = typer.Typer(cls=_listed("list", "rm"), help="Trace runs in the warehouse.", no_args_is_help=True)
+layout_app = typer.Typer(cls=_listed("plan", "repack", "export"), help="Tensor layouts of ingested models.", no_args_is_help=True)
+check_app = typer.Typer(cls=_listed("layout"), help="Consistency checks that exit 1 when they find a problem.", no_args_is_help=True)
+settings_app = typer.Typer(cls=_listed("list", "set"), help="Tunable parameters of the analysis views (e.g. the file-map bucket size).",
                            no_args_is_help=True)
-export_app = typer.Typer(help="Write the warehouse out in other formats.", no_args_is_help=True)
+export_app = typer.Typer(cls=_listed("parquet", "routes", "ddl"), help="Write the warehouse out in other formats.", no_args_is_help=True)
 
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(views_app, name="views")
@@ -76,9 +89,32 @@ def _global(
     state.db = db
 
 
+def _db_first(argv: list[str]) -> list[str]:
+    """``--db PATH`` is one global option, declared once, yet users type it after the command
+    too (``moewh dashboard --db x.duckdb``): move it to the front, where Click reads it."""
+    out, moved = [], []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            out += argv[i:]
+            break
+        if arg == "--db" and i + 1 < len(argv):
+            moved += argv[i:i + 2]
+            i += 2
+            continue
+        if arg.startswith("--db="):
+            moved.append(arg)
+        else:
+            out.append(arg)
+        i += 1
+    return moved + out
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code instead of raising (used by main and tests)."""
     try:
+        argv = _db_first(list(sys.argv[1:] if argv is None else argv))
         result = app(args=argv, prog_name="moewh", standalone_mode=False)
         return result if isinstance(result, int) else 0
     except WarehouseError as exc:

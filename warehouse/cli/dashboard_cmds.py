@@ -17,8 +17,6 @@ from .app import app, state
 def dashboard(
     port: int = typer.Option(8501, "--port", min=1, max=65535, help="Port to serve on."),
     address: str = typer.Option("localhost", "--address", help="Interface to listen on (0.0.0.0 for all)."),
-    db: str = typer.Option(None, "--db", metavar="PATH",
-                           help="Warehouse to show; overrides the global --db / $MOEWH_DB."),
 ) -> None:
     """Start the dashboard (Streamlit) on the warehouse given by --db.
 
@@ -26,12 +24,14 @@ def dashboard(
     read-only SQL console. The dashboard opens the database read-only for each query and closes
     it again, so `moewh ingest` can run while it is open; reload the page afterwards.
 
-    Example: moewh --db warehouse.duckdb dashboard --port 8501
+    \b
+    Example:
+      moewh --db warehouse.duckdb dashboard --port 8501
     """
     script = dashboard_app()
     if not script.is_file():
         raise UsageError(f"{script}: the dashboard app is missing from this installation")
-    env = dict(os.environ, MOEWH_DB=os.path.abspath(db or state.db))
+    env = dict(os.environ, MOEWH_DB=os.path.abspath(state.db))
     cmd = [sys.executable, "-m", "streamlit", "run", str(script),
            "--server.headless", "true", "--server.port", str(port), "--server.address", address,
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",

@@ -31,7 +31,9 @@ def export_parquet(
     model_id. Exporting into an existing lake replaces exactly the exported runs' and models'
     partitions and keeps everything else, so several warehouses can feed one lake.
 
-    Example: moewh export parquet lake/ --run 3f9a0c1e77d2b6a4
+    \b
+    Example:
+      moewh export parquet lake/ --run synthetic-code
     """
     from ..lake.parquet import export_parquet as export
 
@@ -75,7 +77,9 @@ def spark_query(
     created from `moewh views sql --dialect spark`. --format json prints one JSON array of row
     objects, as `moewh query` does.
 
-    Example: moewh spark query lake/ "select * from v1.expert_hotness where rank_in_layer <= 3"
+    \b
+    Example:
+      moewh spark query lake/ "select * from v1.expert_hotness where rank_in_layer <= 3"
     """
     from ..lake.spark import SparkLake
 
@@ -103,7 +107,9 @@ def export_ddl(
     Tables become external Parquet tables partitioned like the lake, partitions are loaded
     from the directories, then the v1 views follow (as `moewh views sql --dialect ...`).
 
-    Example: moewh export ddl lake/ --dialect trino --location s3a://bucket/lake | trino --file /dev/stdin
+    \b
+    Example:
+      moewh export ddl lake/ --dialect trino --location s3a://bucket/lake > trino.sql
     """
     from ..lake.ddl import lake_ddl
     from ..lake.parquet import read_manifest

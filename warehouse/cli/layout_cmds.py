@@ -29,6 +29,10 @@ def _store_decoded(decoded: DecodedLayout) -> IngestResult:
 
 def _report(result: IngestResult, decoded: DecodedLayout) -> None:
     m = decoded.model
+    if result.matched:
+        typer.echo(f"{m['file_name']} describes model {result.model_id} ({result.model_name}), already in the "
+                   f"warehouse: same {result.n_rows} layout rows (names, offsets, sizes); nothing changed")
+        return
     if not result.created:
         typer.echo(f"model {result.model_id} is already in the warehouse as {result.model_name!r} "
                    f"({result.n_rows} layout rows); nothing changed")
@@ -53,7 +57,9 @@ def ingest_model(
     becomes one row per expert, NAME[e]. The model_id is a fingerprint of the header, so the
     same file again, or a renamed copy, is recognised and nothing changes.
 
-    Example: moewh ingest model ~/models/gpt-oss-20b-F16.gguf --name gpt-oss-20b
+    \b
+    Example:
+      moewh ingest model ~/models/gpt-oss-20b-F16.gguf --name gpt-oss-20b
     """
     decoded = decode_gguf(path, name)
     _report(_store_decoded(decoded), decoded)
@@ -62,7 +68,8 @@ def ingest_model(
 @ingest_app.command("layout")
 def ingest_layout(
     file: Path = typer.Argument(..., metavar="FILE", help="gguf-dump CSV or memory-map.json (recognised by content)."),
-    name: str = typer.Option(None, "--name", help="Model name to store (default: the file name)."),
+    name: str = typer.Option(None, "--name", help="Model name to store (default: memory-map.json's model_name, "
+                             "else the file name)."),
 ) -> None:
     """Load an old layout file: a gguf-dump CSV (split or unsplit) or a memory-map.json.
 
@@ -70,7 +77,9 @@ def ingest_layout(
     inferred (expert count from the largest expert id, layer count from the largest layer id,
     data offset from the smallest offset) and listed in v1.models.inferred. Old CSVs whose
     offsets were relative or whose sizes ignored quantization load as they are; `moewh check
-    layout` then reports their overlaps.
+    layout` then reports their overlaps. A file whose rows (names, absolute offsets, sizes)
+    equal those of a model already in the warehouse, say one ingested from its GGUF, is that
+    model: nothing is stored, and traces read against it are comparable.
     """
     decoded = decode_layout_file(file, name)
     _report(_store_decoded(decoded), decoded)

@@ -20,13 +20,18 @@ import pyarrow as pa
 from ..errors import UsageError
 
 FORMATS = ("table", "csv", "json", "parquet")
+# JSON numbers for integers in this range (64-bit, signed or unsigned); strings beyond it, since
+# most JSON readers cannot hold wider integers exactly.
+JSON_INT_RANGE = (-(2**63), 2**64)
 
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, decimal.Decimal):
-        return float(value)
+        # DuckDB sums integers into HUGEINT, which reaches Arrow as DECIMAL(38, 0): an integer,
+        # exact at any size. Only a DECIMAL with a fractional scale is a fraction.
+        return int(value) if value.as_tuple().exponent >= 0 else float(value)
     if isinstance(value, (dt.date, dt.datetime, dt.time, dt.timedelta, uuid.UUID)):
         return str(value)
     if isinstance(value, bytes):
@@ -107,7 +112,7 @@ def _json_chunks(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterat
     yield "["
     sep = ""
     for batch in batches:
-        parts = [json.dumps({k: _jsonable(v) for k, v in row.items()}, allow_nan=False) for row in batch.to_pylist()]
+        parts = [json.dumps({k: _json_value(v) for k, v in row.items()}, allow_nan=False) for row in batch.to_pylist()]
         if parts:
             yield sep + ", ".join(parts)
             sep = ", "
@@ -120,6 +125,17 @@ def render_table(table: pa.Table) -> str:
 
 def render_csv(table: pa.Table) -> str:
     return "".join(_csv_chunks(table.schema, table.to_batches()))
+
+
+def _json_value(value: Any) -> Any:
+    value = _jsonable(value)
+    if isinstance(value, int) and not isinstance(value, bool) and not JSON_INT_RANGE[0] <= value < JSON_INT_RANGE[1]:
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    return value
 
 
 def render_json(table: pa.Table) -> str:

@@ -33,16 +33,18 @@ def query(
     """Run one read-only SQL statement over the warehouse; results stream to stdout or -o.
 
     Views live in schema v1 (see `moewh views list`); base tables in main. --format json prints
-    one JSON array of row objects. The statement must be a query (SELECT, WITH, FROM, DESCRIBE,
-    SHOW, SUMMARIZE, EXPLAIN): COPY, EXPORT, ATTACH, INSTALL, LOAD, SET, PRAGMA, CALL and every
-    statement that changes something are refused, files and the network are out of reach
-    (unless --allow-files, for reads), and the result is written only where -o says.
+    one JSON array of row objects. Integers (sums included, which DuckDB widens to HUGEINT)
+    print as integers, exact at any size; in JSON they are numbers when they fit in 64 bits and
+    strings otherwise. Put SQL with $NAME in single quotes, so that the shell leaves it alone.
+    The statement must be a query (SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN):
+    COPY, EXPORT, ATTACH, INSTALL, LOAD, SET, PRAGMA, CALL and every statement that changes
+    something are refused, files and the network are out of reach (unless --allow-files, for
+    reads), and the result is written only where -o says.
 
     \b
     Examples:
-      moewh query "select * from v1.expert_hotness where run_id = \\$run" -p run=ab12
       moewh query "select * from range(1000000000)" --max-rows 10 --format csv
-      moewh query --allow-files "select * from read_csv('runs.csv')" -o copy.parquet --format parquet
+      moewh query 'select layer_id, expert_id, activations from v1.expert_hotness join v1.runs using (run_id) where run_name = $run and rank_in_layer = 1' -p run=synthetic-code
     """
     if (sql is None) == (file is None):
         raise UsageError("give the SQL as an argument or with --file, not both")

@@ -31,7 +31,9 @@ def settings_set(
 ) -> None:
     """Change a setting; the views read it on their next query.
 
-    Example: moewh settings set file_region_bucket_bytes 16777216   # 16 MiB file-map buckets
+    \b
+    Example:
+      moewh settings set file_region_bucket_bytes 16777216   # 16 MiB file-map buckets
     """
     with open_store(state.db) as store, store.transaction() as con:
         set_setting(con, key, value)

@@ -1,4 +1,4 @@
-"""`moewh ingest trace`, `moewh ingest dir`, `moewh runs list`, `moewh runs rm`."""
+"""`moewh ingest trace`, `moewh ingest dir`."""
 
 from __future__ import annotations
 
@@ -9,16 +9,15 @@ from pathlib import Path
 
 import typer
 
-from ..db.lookup import resolve_model, resolve_run
-from ..db.sqlfiles import load_sql
+from ..db.lookup import resolve_model
 from ..db.store import open_store
 from ..errors import EXIT_FINDINGS, UsageError
 from ..formats.trace import op_tables
 from ..formats.trace.detect import FORMATS as TRACE_FORMATS
 from ..ingest.experiments import ingest_dir
-from ..ingest.traces import delete_run, ingest_trace, open_source
-from .app import ingest_app, runs_app, state
-from .output import FORMATS, check_format, emit, render_table
+from ..ingest.traces import ingest_trace, open_source
+from .app import ingest_app, state
+from .output import render_table
 
 MODEL_OPT_HELP = ("Layout to read the trace against: a model_id (or unique prefix, or model name) already in "
                   "the warehouse, or a GGUF file (ingested first if new). Gives k (experts used per token) "
@@ -27,7 +26,8 @@ OP_TABLE_HELP = (f"ggml op-code table naming the operations: {', '.join(op_table
                  f"{op_tables.DEFAULT_TABLE} for 1024-byte records and JSON, {op_tables.LEGACY_TABLE} for "
                  "256-byte records.")
 EXPERTS_USED_HELP = ("k, experts selected per token, when the model does not say (memory-map layouts, no "
-                     "model). Without it k is inferred from the trace and marked as inferred.")
+                     "model). Without it k is read from the trace only when its MoE records hold fewer "
+                     "than 16 ids (the tracer's cap); otherwise no selections are made and the run says so.")
 # Show a progress bar for traces at least this big, always on a terminal, or when MOEWH_PROGRESS=1.
 PROGRESS_MIN_BYTES = 256 << 20
 PROGRESS_ENV = "MOEWH_PROGRESS"
@@ -126,7 +126,9 @@ def ingest_trace_cmd(
     range, duplicate or disagreeing ids, impossible counts, unknown op codes) are kept and
     listed in the anomalies table and v1.trace_quality. All rows go in as one transaction.
 
-    Example: moewh ingest trace run1/tensor_trace.bin --model gpt-oss-20b --domain code --tag source=real
+    \b
+    Example:
+      moewh ingest trace run1/tensor_trace.bin --model gpt-oss-20b --domain code --tag source=real
     """
     tags = _tags(tag)
     if fmt is not None and fmt not in TRACE_FORMATS:
@@ -168,7 +170,9 @@ def ingest_dir_cmd(
     a run supplies its layout when --model is not given. A failed run does not stop the
     others; the exit code is 1 if any failed.
 
-    Example: moewh ingest dir ~/old/experiments --experts-used 4
+    \b
+    Example:
+      moewh ingest dir ~/old/experiments --experts-used 4
     """
     tags = _tags(tag)
     with open_store(state.db) as store:
@@ -199,6 +203,10 @@ def ingest_dir_cmd(
         note = o.error or ("; ".join(r.warnings[:1]) if r and r.created and r.warnings else "")
         rows["note"].append(note[:100] + ("..." if len(note) > 100 else ""))
     typer.echo(render_table(pa.table(rows)))
+    for o in outcomes:  # the table's note is cut short; every warning in full, with its fix
+        if o.result and o.result.created:
+            for w in o.result.warnings:
+                typer.echo(f"warning: {o.run.name}: {w}", err=True)
     failed = [o for o in outcomes if o.status == "failed"]
     counts = {s: sum(o.status == s for o in outcomes) for s in ("ingested", "present", "failed")}
     typer.echo(f"{counts['ingested']} ingested, {counts['present']} already there, {counts['failed']} failed")
@@ -206,26 +214,3 @@ def ingest_dir_cmd(
         typer.echo(f"failed: {o.run.folder}: {o.error}", err=True)
     if failed:
         raise typer.Exit(EXIT_FINDINGS)
-
-
-@runs_app.command("list")
-def runs_list(
-    fmt: str = typer.Option("table", "--format", "-f", help=f"Output format: {', '.join(FORMATS)}."),
-    output: Path = typer.Option(None, "--output", "-o", help="Write to this file (needed for parquet)."),
-) -> None:
-    """List the runs: id, name, experiment, domain, model, format, records, passes, k, tags."""
-    check_format(fmt, output)
-    with open_store(state.db, read_only=True) as store:
-        table = store.con.sql(load_sql("runs/list.sql")).to_arrow_table()
-    emit(table, fmt, output)
-
-
-@runs_app.command("rm")
-def runs_rm(
-    run: str = typer.Argument(..., metavar="RUN", help="run_id, a unique prefix of it, or a unique run name."),
-) -> None:
-    """Delete a run and every row derived from it (one transaction)."""
-    with open_store(state.db) as store, store.transaction() as con:
-        run_id, run_name = resolve_run(con, run)
-        delete_run(con, run_id)
-    typer.echo(f"removed run {run_id} ({run_name})")

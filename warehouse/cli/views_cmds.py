@@ -21,7 +21,7 @@ def list_views(view_set: str = typer.Option("v1", "--set", help="View set (schem
 def show(name: str = typer.Argument(..., help="View name, e.g. expert_hotness or v1.expert_hotness.")) -> None:
     """A view's documentation, columns and SQL."""
     d = views.find(name)
-    typer.echo(f"{d.qualified}\n\n{d.doc}\n\nColumns:")
+    typer.echo(f"{d.qualified}\n\n{d.doc}\n\nOne row per: {', '.join(d.grain)}\n\nColumns:")
     width = max(len(c) for c in d.columns)
     for col, meaning in d.columns.items():
         typer.echo(f"  {col.ljust(width)}  {meaning}")

@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from ..db import readonly
+from ..db.sqlfiles import load_sql
 from .data import DashboardError, connect
 
 MAX_ROWS = 10_000
@@ -58,7 +59,10 @@ def run_console(path: str, sql: str, max_rows: int = MAX_ROWS, timeout_s: float 
         raise ConsoleError(exc.body) from None
     started = time.monotonic()
     try:
-        if con.sql("select current_setting('enable_external_access')").fetchall()[0][0] not in (False, "false"):
+        # Already set at connect; repeated so a change of the shared configuration cannot
+        # silently loosen the console. Setting a locked option to its current value is an error,
+        # so only check it.
+        if con.sql(load_sql("console/external_access.sql")).fetchall()[0][0] not in (False, "false"):
             raise ConsoleError("Refusing to run: external access is not disabled on this connection.")
         result = readonly.stream(con, sql, batch_rows=BATCH_ROWS, max_rows=max_rows, max_bytes=max_bytes,
                                  timeout_s=timeout_s)

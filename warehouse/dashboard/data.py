@@ -21,10 +21,9 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from ..db import readonly
-from ..db import viewset as views
+from ..db import readonly, store
 from ..db.sqlfiles import load_sql
-from ..db.store import _is_lock_error, migrations
+from ..errors import DatabaseError, DatabaseLocked
 from ..paths import default_db
 
 # Configuration shared by every dashboard connection (see the module doc for why shared):
@@ -80,17 +79,12 @@ def connect(path: str) -> duckdb.DuckDBPyConnection:
             kind="missing",
         )
     try:
-        return duckdb.connect(path, read_only=True, config=READ_CONFIG)
-    except duckdb.IOException as exc:
-        if _is_lock_error(exc):
-            raise _locked(path) from None
-        raise DashboardError("Cannot open the warehouse", f"`{path}`: {exc}") from None
-    except duckdb.ConnectionException:
-        # this process has the file open for writing (a schema upgrade by another page, just now)
+        # No waiting: a page that waits for an ingest holds the reader's thread for nothing.
+        return store.connect(path, read_only=True, timeout=0, config=READ_CONFIG)
+    except DatabaseLocked:
         raise _locked(path) from None
-    except duckdb.Error as exc:
-        raise DashboardError("Cannot open the warehouse",
-                             f"`{path}` is not a DuckDB database or is unreadable: {exc}") from None
+    except DatabaseError as exc:
+        raise DashboardError("Cannot open the warehouse", str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -104,35 +98,14 @@ class DbStatus:
         return self.n_models == 0 and self.n_runs == 0
 
 
-def _schema_state(con: duckdb.DuckDBPyConnection) -> str:
-    """'ok', 'new' (no schema), 'newer' (written by a newer build) or 'stale' (needs upgrade)."""
-    tables = {r[0] for r in con.execute(load_sql("dashboard/_main_tables.sql")).fetchall()}
-    if "schema_migrations" not in tables:
-        return "new"
-    applied = {r[0] for r in con.execute(load_sql("dashboard/_applied_migrations.sql")).fetchall()}
-    known = {m.version for m in migrations()}
-    if applied - known:
-        return "newer"
-    if applied != known or views.needs_reload(con):
-        return "stale"
-    return "ok"
-
-
 def _upgrade(path: str) -> None:
     """Bring an old database's schema and views up to date, through a brief write connection."""
-    from ..db.store import open_store
-    from ..errors import DatabaseError
-
     try:
-        open_store(path, read_only=False, timeout=0.5).close()
+        store.open_store(path, read_only=False, timeout=0.5).close()
+    except DatabaseLocked:
+        raise _locked(path) from None
     except DatabaseError as exc:
-        if "in use" in str(exc):
-            raise _locked(path) from None
         raise DashboardError("Cannot upgrade the warehouse", str(exc)) from None
-    except duckdb.ConnectionException as exc:
-        # Another connection of this process (a concurrent page) has the file open read-only.
-        raise DashboardError("The warehouse is being upgraded",
-                             f"`{path}`: {exc}. Reload the page in a moment.", kind="locked") from None
 
 
 def check(path: str) -> DbStatus:
@@ -140,7 +113,7 @@ def check(path: str) -> DbStatus:
     for attempt in range(2):
         con = connect(path)
         try:
-            state = _schema_state(con)
+            state = store.schema_state(con)
             if state == "ok":
                 n_models, n_runs = con.execute(load_sql("dashboard/_counts.sql")).fetchone()
                 return DbStatus(path, int(n_models), int(n_runs))

@@ -147,6 +147,11 @@ def chart(c) -> None:
 _QUALITY = [
     ("warmup_passes", "info", "{n} warm-up pass(es): llama.cpp evaluated every expert, so the recorded ids are a "
                               "truncated full ranking, not a selection. They are left out of every count."),
+    ("k_unknown", "warning", "k (experts used per token) is unknown: the MoE records hold 16 ids, the tracer's cap, "
+                             "so selections cannot be told from warm-up rankings and none were made. Re-ingest "
+                             "with --experts-used K or --model PATH.gguf (and --replace)."),
+    ("incomplete_passes", "warning", "{n:,} pass(es) stop before the model's last block: the trace ends inside "
+                                     "them. They are not counted as decode steps."),
     ("dropped_partial_bytes", "warning", "The file was cut short: a partial last record of {n:,} bytes was dropped."),
     ("hole_records", "warning", "{n:,} unused (all-zero) record(s) lie between used ones; the tracer may have "
                                 "skipped writes."),
@@ -180,6 +185,10 @@ def quality_messages(row) -> list[tuple[str, str]]:
         if n is None or pd.isna(n) or not n:
             continue
         out.append((severity, text.format(n=int(n), bytes=fmt_bytes(n))))
+    n_passes, warmups = getattr(row, "n_passes", 0), getattr(row, "warmup_passes", 0)
+    if n_passes and warmups == n_passes:
+        out.insert(0, ("warning", "This run holds only warm-up passes: it has no decode steps, so it selected no "
+                                  "experts and has no bytes per step; every hotness figure comes from other runs."))
     if pd.isna(getattr(row, "model_id", None)):
         out.append(("info", "No model layout: DISK offsets cannot be checked and byte figures are unknown."))
     other = int(row.anomalies) - sum(int(getattr(row, c)) for c, _, _ in _QUALITY

@@ -4,6 +4,7 @@ id prefix (tried in that order)."""
 from __future__ import annotations
 
 import duckdb
+import pyarrow as pa
 
 from ..errors import UsageError
 from .sqlfiles import load_sql
@@ -56,3 +57,9 @@ def all_model_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def all_run_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [row[0] for row in con.execute(load_sql("runs/ids.sql")).fetchall()]
+
+
+def list_runs(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """One row per run with what a user needs to pick it by id or name (`moewh runs list`)."""
+    return con.sql(load_sql("runs/list.sql")).to_arrow_table()
+

@@ -29,6 +29,7 @@ import sqlglot
 from sqlglot import exp
 
 from ..errors import UsageError
+from .sqlfiles import load_sql
 
 _QUERY_TYPES = {duckdb.StatementType.SELECT}
 _EXPLAIN = duckdb.StatementType.EXPLAIN
@@ -155,8 +156,7 @@ def stream(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None,
     Consume ``Stream.batches`` before closing ``con``. Errors, also those raised while
     iterating, are ``Refused``, ``QueryFailed`` or ``QueryTimeout``.
     """
-    external = con.sql("select current_setting('enable_external_access')").fetchall()[0][0]
-    locked = con.sql("select current_setting('lock_configuration')").fetchall()[0][0]
+    external, locked = con.sql(load_sql("readonly/connection_guards.sql")).fetchall()[0]
     if locked in (False, "false"):
         raise Refused("Refusing to run: the connection's configuration is not locked.")
     check_statement(sql, con)

@@ -18,9 +18,11 @@ from pathlib import Path
 
 import duckdb
 
-from ..errors import DatabaseError
+from ..errors import DatabaseError, DatabaseLocked
 from ..paths import sql_dir
+from . import catalog
 from . import viewset as views
+from .sqlfiles import load_sql
 
 LOCK_TIMEOUT_ENV = "MOEWH_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 60.0
@@ -53,6 +55,7 @@ def schema_version() -> int:
 
 
 def _is_lock_error(exc: Exception) -> bool:
+    # DuckDB reports another process's lock only as an IOException's text.
     text = str(exc).lower()
     return "lock" in text and ("conflicting" in text or "could not set" in text)
 
@@ -71,8 +74,10 @@ def lock_timeout() -> float:
     return value
 
 
-def _connect(path: str, read_only: bool, timeout: float | None,
-             config: dict | None = None) -> duckdb.DuckDBPyConnection:
+def connect(path: str, read_only: bool, timeout: float | None = None,
+            config: dict | None = None) -> duckdb.DuckDBPyConnection:
+    """A connection to ``path``, waiting up to ``timeout`` seconds (default $MOEWH_LOCK_TIMEOUT)
+    for another process's lock; raises DatabaseLocked after that, DatabaseError otherwise."""
     if timeout is None:
         timeout = lock_timeout()
     deadline = time.monotonic() + timeout
@@ -84,41 +89,55 @@ def _connect(path: str, read_only: bool, timeout: float | None,
             if not _is_lock_error(exc):
                 raise DatabaseError(_write_problem(path, exc) or f"{path}: cannot open database: {exc}") from None
             if time.monotonic() >= deadline:
-                raise DatabaseError(
+                raise DatabaseLocked(
                     f"{path}: database is in use by another process; gave up after {timeout:g} s "
                     f"(set {LOCK_TIMEOUT_ENV} to wait longer)"
                 ) from None
-            if not told:
+            if not told and timeout > 0:
                 print(f"waiting for {path}: another process holds it ...", file=sys.stderr)
                 told = True
             time.sleep(0.25)
+        except duckdb.ConnectionException:
+            # This process already has the file open in the other mode (a dashboard page
+            # upgrading it, just now): as busy as another process's lock.
+            raise DatabaseLocked(f"{path}: database is open for writing elsewhere in this process") from None
         except duckdb.Error as exc:
             raise DatabaseError(f"{path}: not a DuckDB database or unreadable: {exc}") from None
 
 
 def applied_versions(con: duckdb.DuckDBPyConnection) -> list[int]:
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'main' and table_name = 'schema_migrations'"
-    ).fetchone()[0]
-    if not exists:
+    if not catalog.has_table(con, "schema_migrations"):
         return []
-    return [r[0] for r in con.execute("select version from schema_migrations order by version").fetchall()]
+    return [r[0] for r in con.execute(load_sql("store/applied_migrations.sql")).fetchall()]
+
+
+def schema_state(con: duckdb.DuckDBPyConnection) -> str:
+    """'new' (no warehouse schema), 'newer' (written by a newer build), 'stale' (needs an
+    upgrade: a migration or the view sets) or 'ok'."""
+    if not catalog.has_table(con, "schema_migrations"):
+        return "new"
+    known = {m.version for m in migrations()}
+    applied = set(applied_versions(con))
+    if applied - known:
+        return "newer"
+    return "stale" if applied != known or views.needs_reload(con) else "ok"
 
 
 def _needs_upgrade(con: duckdb.DuckDBPyConnection, path: str) -> bool:
-    known = {m.version for m in migrations()}
-    applied = applied_versions(con)
-    newer = [v for v in applied if v not in known]
-    if newer:
+    state = schema_state(con)
+    if state == "newer":
+        newer = max(set(applied_versions(con)) - {m.version for m in migrations()})
         raise DatabaseError(
-            f"{path}: written by a newer moewh (schema migration {max(newer):03d}; this build knows up "
-            f"to {max(known):03d}); upgrade moe-trace-warehouse to open it"
+            f"{path}: written by a newer moewh (schema migration {newer:03d}; this build knows up "
+            f"to {schema_version():03d}); upgrade moe-trace-warehouse to open it"
         )
-    return set(applied) != known or views.needs_reload(con)
+    return state != "ok"
 
 
 def _upgrade(con: duckdb.DuckDBPyConnection, path: str) -> None:
+    # Imported here: the derived tables are the ingest's, and ingest imports this module.
+    from ..ingest import derived
+
     applied = set(applied_versions(con))
     con.begin()
     try:
@@ -126,10 +145,10 @@ def _upgrade(con: duckdb.DuckDBPyConnection, path: str) -> None:
             if m.version in applied:
                 continue
             con.execute(m.path.read_text())
-            con.execute(
-                "insert into schema_migrations (version, name, applied_at) values (?, ?, now())",
-                [m.version, m.name],
-            )
+            con.execute(load_sql("store/record_migration.sql"), {"version": m.version, "name": m.name})
+        # Runs written before a migration that (re)defines the derived tables have no rows
+        # there; the views read them, so rebuild them in the same transaction.
+        derived.refresh_missing(con)
         views.load(con)
         con.commit()
     except duckdb.Error as exc:
@@ -204,18 +223,18 @@ def open_store(path: str | os.PathLike, read_only: bool = False, timeout: float 
     if read_only:
         if not os.path.exists(path):
             raise DatabaseError(f"{path}: no warehouse here yet; create one with `moewh ingest demo` or `moewh ingest model FILE`")
-        con = _connect(path, read_only=True, timeout=timeout, config=config)
+        con = connect(path, read_only=True, timeout=timeout, config=config)
         if not _needs_upgrade(con, path):
             return Store(con, path, read_only=True)
         con.close()
-        writer = _connect(path, read_only=False, timeout=timeout)
+        writer = connect(path, read_only=False, timeout=timeout)
         try:
             _upgrade(writer, path)
         finally:
             writer.close()
-        return Store(_connect(path, read_only=True, timeout=timeout, config=config), path, read_only=True)
+        return Store(connect(path, read_only=True, timeout=timeout, config=config), path, read_only=True)
 
-    con = _connect(path, read_only=False, timeout=timeout)
+    con = connect(path, read_only=False, timeout=timeout)
     try:
         if _needs_upgrade(con, path):
             _upgrade(con, path)

@@ -19,9 +19,12 @@ from sqlglot import exp
 from sqlglot.optimizer.qualify import qualify
 
 from .. import paths
-from ..errors import DatabaseError, UsageError
+from ..errors import InstallError, UsageError
+from . import catalog
+from .sqlfiles import Fragment, bare_ident, ident, load_sql, render_sql
 
 _COLUMN_RE = re.compile(r"^@column\s+(\S+)\s*(.*)$")
+_GRAIN_RE = re.compile(r"^@grain\s+(.+)$")
 DIALECTS = ("duckdb", "spark", "trino", "postgres")
 
 
@@ -32,6 +35,7 @@ class ViewDef:
     path: Path
     doc: str
     columns: dict[str, str]
+    grain: list[str]  # the columns that are unique together: what one row is
     sql: str
     deps: set[str] = field(default_factory=set)  # views of the same set
     tables: set[str] = field(default_factory=set)  # base tables in main
@@ -51,7 +55,7 @@ def view_sets() -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and re.fullmatch(r"v\d+", p.name))
 
 
-def _split_doc(path: Path, text: str) -> tuple[str, dict[str, str], str]:
+def _split_doc(path: Path, text: str) -> tuple[str, dict[str, str], list[str], str]:
     lines = text.splitlines()
     doc_lines: list[str] = []
     i = 0
@@ -64,8 +68,14 @@ def _split_doc(path: Path, text: str) -> tuple[str, dict[str, str], str]:
     body = "\n".join(lines[i:]).strip().rstrip(";").strip()
     prose: list[str] = []
     columns: dict[str, str] = {}
+    grain: list[str] = []
     last = None
     for line in doc_lines:
+        g = _GRAIN_RE.match(line.strip())
+        if g:
+            grain = [c.strip() for c in g.group(1).split(",")]
+            last = None
+            continue
         m = _COLUMN_RE.match(line.strip())
         if m:
             last = m.group(1)
@@ -77,10 +87,13 @@ def _split_doc(path: Path, text: str) -> tuple[str, dict[str, str], str]:
             prose.append(line)
     doc = "\n".join(prose).strip()
     if not doc or not columns:
-        raise DatabaseError(f"{path}: a view file starts with a doc comment and @column lines")
+        raise InstallError(f"{path}: a view file starts with a doc comment and @column lines")
     if not body:
-        raise DatabaseError(f"{path}: no SELECT statement after the doc comment")
-    return doc, columns, body
+        raise InstallError(f"{path}: no SELECT statement after the doc comment")
+    if not grain or set(grain) - columns.keys():
+        raise InstallError(f"{path}: the doc comment declares the view's grain, `@grain col, ...`, "
+                            "naming documented columns")
+    return doc, columns, grain, body
 
 
 @cache
@@ -88,15 +101,15 @@ def _read_set(view_set: str, root: Path) -> tuple[ViewDef, ...]:
     folder = root / "views" / view_set
     defs: dict[str, ViewDef] = {}
     for path in sorted(folder.glob("*.sql")):
-        doc, columns, body = _split_doc(path, path.read_text())
-        defs[path.stem] = ViewDef(view_set, path.stem, path, doc, columns, body)
+        doc, columns, grain, body = _split_doc(path, path.read_text())
+        defs[path.stem] = ViewDef(view_set, path.stem, path, doc, columns, grain, body)
     for d in defs.values():
         try:
             tree = sqlglot.parse_one(d.sql, read="duckdb")
         except sqlglot.errors.ParseError as exc:
-            raise DatabaseError(f"{d.path}: sqlglot cannot parse the view: {exc}") from None
+            raise InstallError(f"{d.path}: sqlglot cannot parse the view: {exc}") from None
         if not isinstance(tree, exp.Query):
-            raise DatabaseError(f"{d.path}: a view file holds one SELECT statement")
+            raise InstallError(f"{d.path}: a view file holds one SELECT statement")
         d.tree = tree
         ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
         for t in tree.find_all(exp.Table):
@@ -104,12 +117,12 @@ def _read_set(view_set: str, root: Path) -> tuple[ViewDef, ...]:
                 continue  # table functions such as range(...) / unnest
             if t.db == view_set:
                 if t.name not in defs:
-                    raise DatabaseError(f"{d.path}: references {view_set}.{t.name}, which no file defines")
+                    raise InstallError(f"{d.path}: references {view_set}.{t.name}, which no file defines")
                 d.deps.add(t.name)
             elif t.db in ("", "main") and t.name not in ctes:
                 d.tables.add(t.name)
             elif t.db not in ("", "main"):
-                raise DatabaseError(f"{d.path}: references {t.db}.{t.name}; a view uses main tables and its own set")
+                raise InstallError(f"{d.path}: references {t.db}.{t.name}; a view uses main tables and its own set")
     return tuple(_toposort(defs))
 
 
@@ -121,7 +134,7 @@ def _toposort(defs: dict[str, ViewDef]) -> list[ViewDef]:
         if name in done:
             return
         if name in visiting:
-            raise DatabaseError(f"{defs[name].path}: views depend on each other in a cycle")
+            raise InstallError(f"{defs[name].path}: views depend on each other in a cycle")
         visiting.add(name)
         for dep in sorted(defs[name].deps):
             visit(dep)
@@ -157,24 +170,20 @@ def set_version(view_set: str) -> str:
 
 def needs_reload(con: duckdb.DuckDBPyConnection) -> bool:
     try:
-        loaded = dict(con.execute("select view_set, version from view_sets").fetchall())
+        loaded = loaded_versions(con)
     except duckdb.CatalogException:
         return True
     return any(loaded.get(s) != set_version(s) for s in view_sets())
 
 
 def _main_columns(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
-    cols: dict[str, dict[str, str]] = {}
-    for table, column in con.execute(
-        "select table_name, column_name from information_schema.columns "
-        "where table_schema = 'main' order by table_name, ordinal_position"
-    ).fetchall():
-        cols.setdefault(table, {})[column] = "UNKNOWN"
-    return cols
+    # sqlglot's qualify needs names only; the types stay DuckDB's business.
+    return {t: {c: "UNKNOWN" for c, _ in cols}
+            for t, cols in catalog.columns(con, "main", base_tables_only=False).items()}
 
 
 def check_references(d: ViewDef, schema: dict[str, dict[str, dict[str, str]]]) -> bool:
-    """Raise DatabaseError naming the file if the view uses a column its sources lack.
+    """Raise InstallError naming the file if the view uses a column its sources lack.
 
     ``schema`` maps schema name -> table -> columns (main tables and the set's views loaded so
     far). Returns False when sqlglot cannot resolve a construct statically; DuckDB's binder
@@ -184,7 +193,7 @@ def check_references(d: ViewDef, schema: dict[str, dict[str, dict[str, str]]]) -
     try:
         qualify(tree, schema=schema, dialect="duckdb", db="main", validate_qualify_columns=True)
     except sqlglot.errors.OptimizeError as exc:
-        raise DatabaseError(f"{d.path}: {exc}") from None
+        raise InstallError(f"{d.path}: {exc}") from None
     except Exception:  # noqa: BLE001 - a sqlglot gap is not the view's fault
         return False
     return True
@@ -208,23 +217,21 @@ def load(con: duckdb.DuckDBPyConnection) -> None:
         for d in defs:
             missing = d.tables - main_columns.keys()
             if missing:
-                raise DatabaseError(f"{d.path}: references missing table(s) {', '.join(sorted(missing))}")
-        con.execute(f'drop schema if exists "{view_set}" cascade')
-        con.execute(f'create schema "{view_set}"')
+                raise InstallError(f"{d.path}: references missing table(s) {', '.join(sorted(missing))}")
+        con.execute(render_sql("viewset/recreate_schema.sql", view_set=ident(view_set)))
         schema: dict[str, dict[str, dict[str, str]]] = {"main": main_columns, view_set: {}}
         for d in defs:
             if checked_key not in _CHECKED:
                 check_references(d, schema)
             try:
-                con.execute(f'create view "{view_set}"."{d.name}" as\n{_main_qualified(d)}')
+                con.execute(render_sql("viewset/create_view.sql", view_set=ident(view_set), name=ident(d.name),
+                                       select=Fragment(_main_qualified(d))))
             except duckdb.Error as exc:
-                raise DatabaseError(f"{d.path}: {exc}") from None
+                raise InstallError(f"{d.path}: {exc}") from None
             schema[view_set][d.name] = {c: "UNKNOWN" for c in view_columns(con, d.qualified)}
         _CHECKED.add(checked_key)
-        con.execute(
-            "insert or replace into view_sets (view_set, version, n_views, loaded_at) values (?, ?, ?, now())",
-            [view_set, set_version(view_set), len(defs)],
-        )
+        con.execute(load_sql("viewset/record_load.sql"),
+                    {"view_set": view_set, "version": set_version(view_set), "n_views": len(defs)})
 
 
 def _main_qualified(d: ViewDef) -> str:
@@ -240,15 +247,12 @@ def _main_qualified(d: ViewDef) -> str:
 def view_columns(con: duckdb.DuckDBPyConnection, qualified: str) -> list[str]:
     """Column names of a created view (or table), in order."""
     view_set, _, name = qualified.rpartition(".")
-    return [r[0] for r in con.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-        "order by ordinal_position", [view_set or "main", name]
-    ).fetchall()]
+    return catalog.table_columns(con, name, view_set or "main")
 
 
 def loaded_versions(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """View set -> version hash recorded in the database at its last load."""
-    return dict(con.execute("select view_set, version from view_sets order by view_set").fetchall())
+    return dict(con.execute(load_sql("viewset/loaded_versions.sql")).fetchall())
 
 
 def transpile(view_set: str = "v1", dialect: str = "spark") -> list[str]:
@@ -258,5 +262,6 @@ def transpile(view_set: str = "v1", dialect: str = "spark") -> list[str]:
     out = []
     for d in definitions(view_set):
         select = sqlglot.transpile(d.sql, read="duckdb", write=dialect, pretty=True)[0]
-        out.append(f"CREATE OR REPLACE VIEW {view_set}.{d.name} AS\n{select}")
+        out.append(render_sql("viewset/transpiled_view.sql", view_set=bare_ident(view_set), name=bare_ident(d.name),
+                              select=Fragment(select)))
     return out

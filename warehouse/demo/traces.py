@@ -15,6 +15,7 @@ from ..db.store import Store
 from ..ingest.traces import ingest_trace
 from ..paths import DATA_DIR, cache_dir
 from ..synth import generate_run
+from ..synth.generator import GENERATOR_VERSION
 
 REAL_TRACE = DATA_DIR / "gpt-oss-20b" / "tensor_trace.bin"
 REAL_RUN_NAME = "gpt-oss-20b-hello-world"
@@ -40,7 +41,7 @@ def synthetic_trace(domain: str):
     """Path of the demo's synthetic trace for ``domain``, generated into the cache if missing."""
     folder = cache_dir() / "synthetic"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"gpt-oss-20b-{domain}-seed{SEEDS[domain]}.bin"
+    path = folder / f"gpt-oss-20b-{domain}-seed{SEEDS[domain]}-v{GENERATOR_VERSION}.bin"
     if not path.is_file():
         tmp = path.with_suffix(".partial")
         generate_run(tmp, domain=domain, n_steps=SYNTHETIC_STEPS, seed=SEEDS[domain], warmup=True)

@@ -87,3 +87,24 @@ _NUMPY = {pa.int8(): np.dtype(np.int8), pa.int16(): np.dtype(np.int16), pa.int32
           pa.int64(): np.dtype(np.int64), pa.uint8(): np.dtype(np.uint8), pa.uint16(): np.dtype(np.uint16),
           pa.uint32(): np.dtype(np.uint32), pa.uint64(): np.dtype(np.uint64),
           pa.float32(): np.dtype(np.float32), pa.float64(): np.dtype(np.float64)}
+
+
+# DuckDB column types (as the catalogue names them) -> the Arrow types rows_table() builds.
+_FROM_DUCKDB = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(), "SMALLINT": pa.int16(),
+                "TINYINT": pa.int8(), "UBIGINT": pa.uint64(), "UINTEGER": pa.uint32(), "USMALLINT": pa.uint16(),
+                "UTINYINT": pa.uint8(), "DOUBLE": pa.float64(), "FLOAT": pa.float32(),
+                "VARCHAR[]": pa.list_(pa.string())}
+
+
+def insert_schema(columns: Sequence[tuple[str, str]], leave_out: Sequence[str] = ()) -> pa.Schema:
+    """The Arrow schema of a table's rows, from its catalogue columns (``warehouse.db.catalog``),
+    so that no table's columns are typed twice."""
+    fields = []
+    for name, dtype in columns:
+        if name in leave_out:
+            continue
+        if dtype not in _FROM_DUCKDB:
+            raise TypeError(f"insert_schema() has no Arrow type for {dtype} ({name})")
+        fields.append((name, _FROM_DUCKDB[dtype]))
+    return pa.schema(fields)
+

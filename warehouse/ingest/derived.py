@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import duckdb
 
-from ..db.sqlfiles import load_sql
+from ..db.sqlfiles import ident, load_sql, render_sql
 
 _TABLES = (
     ("pass_disk_reads", "ingest/derived_pass_disk_reads.sql"),
@@ -22,7 +22,7 @@ def refresh_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     """Recompute the derived rows of one run (idempotent; the caller owns the transaction)."""
     params = {"run_id": run_id}
     for table, sql_file in _TABLES:
-        con.execute(f"DELETE FROM {table} WHERE run_id = $run_id", params)
+        con.execute(render_sql("ingest/delete_run_rows.sql", table=ident(table)), params)
         con.execute(load_sql(sql_file), params)
 
 

@@ -207,14 +207,20 @@ def ingest_dir(
         try:
             source = open_source(run.trace, op_table)
             with store.transaction() as con:
-                mid = model_id
+                mid, layout_note = model_id, None
                 if mid is None and run.layout is not None:
-                    mid = ingest_layout_file(con, run.layout).model_id
+                    layout = ingest_layout_file(con, run.layout)
+                    mid = layout.model_id
+                    if layout.matched:
+                        layout_note = (f"{run.layout.name} describes model {layout.model_name} ({mid}), "
+                                       "already in the warehouse: read against it")
                 result = ingest_trace(
                     con, source, model_id=mid, name=run.name, experiment=run.experiment, domain=run.domain,
                     prompt=run.prompt, n_predict=run.n_predict, tags=tags, op_table=op_table,
                     experts_used=experts_used, replace=replace, progress=progress,
                 )
+            if layout_note and result.created:
+                result.warnings.insert(0, layout_note)
             outcomes.append(Outcome(run, "ingested" if result.created else "present", result))
         except (WarehouseError, duckdb.Error, OSError) as exc:
             outcomes.append(Outcome(run, "failed", error=str(exc)))

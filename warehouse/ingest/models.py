@@ -21,13 +21,14 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ..db.sqlfiles import load_sql
+from ..db import catalog
+from ..db.sqlfiles import ident, load_sql, render_sql
 from ..errors import InputError
 from ..formats.gguf.layout import GGUFLayout, ggml_type, read_gguf_layout
 from ..formats.layout.detect import read_layout_file
 from ..formats.layout.entries import LegacyLayout, split_name
 from ..formats.limits import INT32_MAX, INT64_MAX, MAX_EXPERTS, MAX_LAYER, MAX_LAYOUT_ROWS
-from .arrow_columns import rows_table
+from .arrow_columns import insert_schema, rows_table
 
 MODEL_ID_DIGITS = 16
 DEFAULT_ALIGNMENT = 32
@@ -43,6 +44,9 @@ class IngestResult:
     created: bool  # False: the same content was already there, nothing changed
     n_rows: int  # layout rows (v1.tensors) of the model
     model_name: str = ""
+    # True when a layout file's rows equal those of a model already stored (say, from its GGUF):
+    # the file describes that model, so model_id is that model's and nothing was written.
+    matched: bool = False
 
 
 @dataclass
@@ -159,17 +163,6 @@ def _render(entry) -> str | None:
     return str(v)
 
 
-def _model_row(**values) -> dict:
-    row = dict.fromkeys(_MODEL_COLUMNS)
-    row.update(values)
-    return row
-
-
-_MODEL_COLUMNS = ["model_id", "fingerprint", "model_name", "source_kind", "source_path", "file_name",
-                  "file_size_bytes", "gguf_version", "architecture", "n_layers", "n_experts", "n_experts_used",
-                  "n_embd", "n_vocab", "data_offset", "alignment", "n_tensors", "inferred"]
-
-
 def decode_gguf(path: str | os.PathLike, name: str | None = None) -> DecodedLayout:
     """Read a GGUF file's layout into the rows ``store_layout`` writes."""
     path = Path(path)
@@ -182,7 +175,7 @@ def decode_gguf(path: str | os.PathLike, name: str | None = None) -> DecodedLayo
         return _fact(path, layout.arch_int(suffix), f"metadata {key!r}", maximum, entry and entry.offset)
 
     n_experts = fact("expert_count", MAX_EXPERTS)
-    model = _model_row(
+    model = dict(
         model_id=model_id, fingerprint=layout.fingerprint, model_name=name or path.name, source_kind="gguf",
         source_path=str(path.resolve()), file_name=path.name, file_size_bytes=layout.file_size,
         gguf_version=layout.version, architecture=layout.architecture,
@@ -266,8 +259,8 @@ def decode_layout_file(path: str | os.PathLike, name: str | None = None) -> Deco
             tensors.append(_row(model_id, e.name, base, e.expert_id, e.dims, None, e.offset_start,
                                 e.size_bytes, order[base]))
 
-    model = _model_row(
-        model_id=model_id, fingerprint=legacy.fingerprint, model_name=name or path.name,
+    model = dict(
+        model_id=model_id, fingerprint=legacy.fingerprint, model_name=name or legacy.model_name or path.name,
         source_kind=legacy.kind, source_path=str(path.resolve()), file_name=path.name,
         file_size_bytes=facts.get("file_size_bytes"), n_layers=facts.get("n_layers"),
         n_experts=facts.get("n_experts"), n_embd=facts.get("n_embd"), n_vocab=facts.get("n_vocab"),
@@ -277,38 +270,15 @@ def decode_layout_file(path: str | os.PathLike, name: str | None = None) -> Deco
     return DecodedLayout(model, [], tensors)
 
 
-_SCHEMAS = {
-    "models": pa.schema([
-        ("model_id", pa.string()), ("fingerprint", pa.string()), ("model_name", pa.string()),
-        ("source_kind", pa.string()), ("source_path", pa.string()), ("file_name", pa.string()),
-        ("file_size_bytes", pa.int64()), ("gguf_version", pa.int32()), ("architecture", pa.string()),
-        ("n_layers", pa.int32()), ("n_experts", pa.int32()), ("n_experts_used", pa.int32()),
-        ("n_embd", pa.int64()), ("n_vocab", pa.int64()), ("data_offset", pa.int64()),
-        ("alignment", pa.int32()), ("n_tensors", pa.int32()), ("inferred", pa.list_(pa.string())),
-    ]),
-    "model_metadata": pa.schema([
-        ("model_id", pa.string()), ("key", pa.string()), ("value_type", pa.string()), ("value", pa.string()),
-        ("value_length", pa.int64()), ("array_type", pa.string()), ("array_length", pa.int64()),
-    ]),
-    "tensors": pa.schema([
-        ("model_id", pa.string()), ("tensor_name", pa.string()), ("base_name", pa.string()),
-        ("expert_id", pa.int32()), ("layer_id", pa.int32()), ("component", pa.string()),
-        ("category", pa.string()), ("ggml_type", pa.string()), ("n_dims", pa.int32()),
-        ("ne0", pa.int64()), ("ne1", pa.int64()), ("ne2", pa.int64()), ("ne3", pa.int64()),
-        ("offset_start", pa.int64()), ("offset_end", pa.int64()), ("size_bytes", pa.int64()),
-        ("file_index", pa.int32()),
-    ]),
-}
-
-
-def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], extra: str = "") -> None:
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict], statement: str) -> None:
+    """Append row dicts (missing keys are NULL), typed by the table's catalogue columns."""
     if not rows:
         return
-    data = rows_table(rows, _SCHEMAS[table])
+    schema = insert_schema(catalog.columns(con)[table], leave_out=("ingested_at",))
     view = f"_moewh_new_{table}"
-    con.register(view, data)
+    con.register(view, rows_table(rows, schema))
     try:
-        con.execute(f"insert into {table} by name select *{extra} from {view}")
+        con.execute(render_sql(statement, table=ident(table), rows=ident(view)))
     finally:
         con.unregister(view)
 
@@ -320,10 +290,28 @@ def store_layout(con: duckdb.DuckDBPyConnection, decoded: DecodedLayout) -> Inge
     if existing:
         name, n_rows = existing[0]
         return IngestResult(model_id, False, n_rows, name)
-    _insert(con, "models", [decoded.model], ", now() as ingested_at")
-    _insert(con, "model_metadata", decoded.metadata)
-    _insert(con, "tensors", decoded.tensors)
+    if decoded.model["source_kind"] != "gguf":
+        same = _same_layout(con, decoded.tensors)
+        if same is not None:
+            return IngestResult(same[0], False, len(decoded.tensors), same[1], matched=True)
+    _insert(con, "models", [decoded.model], "ingest/append_model.sql")
+    _insert(con, "model_metadata", decoded.metadata, "ingest/append_rows.sql")
+    _insert(con, "tensors", decoded.tensors, "ingest/append_rows.sql")
     return IngestResult(model_id, True, len(decoded.tensors), decoded.model["model_name"])
+
+
+def _same_layout(con: duckdb.DuckDBPyConnection, tensors: list[dict]) -> tuple[str, str] | None:
+    """(model_id, model_name) of a stored model whose layout rows have exactly these names,
+    absolute offsets and sizes, if any (the GGUF-ingested model a memory-map.json describes)."""
+    keys = pa.table({c: [t[c] for t in tensors] for c in ("tensor_name", "offset_start", "size_bytes")},
+                    schema=pa.schema([("tensor_name", pa.string()), ("offset_start", pa.int64()),
+                                      ("size_bytes", pa.int64())]))
+    con.register("_moewh_layout_rows", keys)
+    try:
+        rows = con.execute(load_sql("ingest/model_same_layout.sql")).fetchall()
+    finally:
+        con.unregister("_moewh_layout_rows")
+    return (rows[0][0], rows[0][1]) if rows else None
 
 
 def ingest_gguf(con: duckdb.DuckDBPyConnection, path: str | os.PathLike, name: str | None = None) -> IngestResult:

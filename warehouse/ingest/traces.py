@@ -24,7 +24,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ..db.sqlfiles import load_sql
+from ..db import catalog
+from ..db.sqlfiles import ident, load_sql, render_sql
 from ..errors import InputError, UsageError
 from ..formats.trace import op_tables
 from ..formats.trace.clock import ThreadClock
@@ -40,7 +41,7 @@ from ..formats.trace.records import (
     scan_used,
 )
 from ..formats.trace.token_json import entries_to_records, load_entries
-from . import derived
+from . import derived, pass_facts
 from .arrow_columns import column
 
 RUN_ID_CHARS = 16
@@ -203,20 +204,10 @@ def default_run_name(path: Path) -> str:
     return path.stem
 
 
-def run_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every base table in main with a run_id column, the runs table last."""
-    tables = [r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.columns WHERE table_schema = 'main' "
-        "AND column_name = 'run_id' AND table_name IN (SELECT table_name FROM information_schema.tables "
-        "WHERE table_schema = 'main' AND table_type = 'BASE TABLE') ORDER BY table_name"
-    ).fetchall()]
-    return [t for t in tables if t != "runs"] + (["runs"] if "runs" in tables else [])
-
-
 def delete_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     """Remove every row of a run, in every table that has one (the caller owns the transaction)."""
-    for table in run_tables(con):
-        con.execute(f'DELETE FROM "{table}" WHERE run_id = ?', [run_id])
+    for table in catalog.run_tables(con):
+        con.execute(render_sql("ingest/delete_run_rows.sql", table=ident(table)), {"run_id": run_id})
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> tuple | None:
@@ -224,19 +215,13 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> tuple | None
     return rows[0] if rows else None
 
 
-def _model(con, model_id: str | None) -> tuple[int | None, int | None]:
+def _model(con, model_id: str | None) -> tuple[int | None, int | None, int | None]:
     if model_id is None:
-        return None, None
+        return None, None, None
     row = _one(con, load_sql("ingest/trace_model_facts.sql"), {"model_id": model_id})
     if row is None:
         raise UsageError(f"no model {model_id!r} in the warehouse; ingest its GGUF or layout first")
-    return row[0], row[1]
-
-
-def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    return [r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ? "
-        "ORDER BY ordinal_position", [table]).fetchall()]
+    return row[0], row[1], row[2]
 
 
 def _append(con: duckdb.DuckDBPyConnection, table: str, arrow_table, columns: list[str]) -> None:
@@ -303,11 +288,12 @@ def ingest_trace(
     if existing:
         delete_run(con, run_id)
 
-    n_experts, model_k = _model(con, model_id)
+    n_experts, model_k, n_layers = _model(con, model_id)
 
     # Decode and append, carrying the pass counter across chunks.
-    columns = {t: _table_columns(con, t) for t in ("records", "sources", "record_experts", "anomalies")}
+    columns = {t: catalog.table_columns(con, t) for t in ("records", "sources", "record_experts", "anomalies")}
     id_bytes: dict[int, int] = {}
+    batch_ids: dict[int, int] = {}  # pass -> ids of its first GET_ROWS's index source (its tokens)
     pass_counter = None
     expert_codes: Counter[int] = Counter()
     exps_codes: Counter[int] = Counter()
@@ -322,6 +308,7 @@ def ingest_trace(
                                 "evaluation (GET_ROWS -> inp_embd); records before the first start form pass 0")
         pass_ids = pass_counter + np.cumsum(starts)
         pass_counter = int(pass_ids[-1])
+        batch_ids.update(zip(pass_ids[starts].tolist(), pass_facts.index_ids(rec, starts).tolist(), strict=True))
         decoded = decode_chunk(run_id, rec, record_ids, pass_ids, ops, n_experts, clock)
         for target, rows in (("records", decoded.records), ("sources", decoded.sources),
                              ("record_experts", decoded.experts), ("anomalies", decoded.anomalies)):
@@ -354,23 +341,27 @@ def ingest_trace(
             warnings.append(f"--experts-used {experts_used} ignored: the model says {k}")
     elif experts_used is not None:
         k, k_source = experts_used, "option"
-    elif recorded:
-        k, k_source = int(min(recorded)), "inferred"
-        if k >= 16:
-            warnings.append(f"experts used per token inferred as {k}: every pass records 16 ids, so warm-up "
-                            "passes cannot be told apart; give --model or --experts-used")
-        else:
-            warnings.append(f"experts used per token inferred as {k} from the trace (no model, no --experts-used)")
+    elif (k := pass_facts.infer_k(recorded, n_experts)) is not None:
+        k_source = "inferred"
+        warnings.append(f"experts used per token inferred as {k} from the trace (no model, no --experts-used)")
     else:
         k, k_source = None, None
 
+    pass_list = sorted(set(id_bytes) | set(batch_ids))
     con.register("_trace_pass_id_bytes", pa.table({
-        "pass_id": column(np.fromiter(id_bytes, np.int32, len(id_bytes))),
-        "id_tensor_bytes": column(np.fromiter(id_bytes.values(), np.int64, len(id_bytes)))}))
+        "pass_id": column(np.array(pass_list, np.int32)),
+        "id_tensor_bytes": column(np.array([id_bytes.get(p, 0) for p in pass_list], np.int64)),
+        "index_ids": column(np.array([batch_ids.get(p, 0) for p in pass_list], np.int64))}))
     try:
-        con.execute(load_sql("ingest/trace_passes.sql"), {"run_id": run_id, "k": k, "n_experts": n_experts})
+        con.execute(load_sql("ingest/trace_passes.sql"),
+                    {"run_id": run_id, "k": k, "n_experts": n_experts, "n_layers": n_layers})
     finally:
         con.unregister("_trace_pass_id_bytes")
+    for pass_id, first, last in con.execute(load_sql("ingest/trace_incomplete_passes.sql"),
+                                            {"run_id": run_id}).fetchall():
+        warnings.append(pass_facts.incomplete_warning(pass_id, first, last))
+    if k is None and _one(con, load_sql("ingest/trace_k_lost.sql"), {"run_id": run_id}):
+        warnings.append(pass_facts.K_UNKNOWN_WARNING.format(recorded=", ".join(map(str, sorted(set(recorded))))))
     if k is not None:
         con.execute(load_sql("ingest/trace_selections.sql"), {"run_id": run_id, "k": k})
     con.execute(load_sql("ingest/trace_anomalies.sql"), {"run_id": run_id})

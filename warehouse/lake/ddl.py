@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from ..db.sqlfiles import Fragment, bare_ident, ident, idents, literal, render_sql, statement
 from ..db.viewset import definitions, transpile
 from .parquet import LakeTable, manifest_tables
 
@@ -43,46 +44,39 @@ def _partition_last(t: LakeTable) -> list[tuple[str, str]]:
     return cols
 
 
-def _bq(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-def _dq(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+def _columns(t: LakeTable, dialect: str, sep: str = ", ") -> Fragment:
+    return Fragment(sep.join(f"{ident(c, dialect)} {column_type(d, dialect)}" for c, d in _partition_last(t)))
 
 
 def spark_table(t: LakeTable, location: str) -> list[str]:
     """Register one lake table in Spark: external table in moewh_lake, then default.<name>
     with the warehouse's column order."""
-    raw = f"{LAKE_DATABASE}.{_bq(t.name)}"
-    ddl = ", ".join(f"{_bq(c)} {column_type(d, 'spark')}" for c, d in _partition_last(t))
-    part = f" PARTITIONED BY ({_bq(t.partition_by)})" if t.partition_by else ""
-    out = [
-        f"DROP TABLE IF EXISTS {raw}",
-        f"CREATE TABLE {raw} ({ddl}) USING parquet{part} LOCATION {_lit(location)}",
-    ]
+    raw = Fragment(f"{ident(LAKE_DATABASE, 'spark')}.{ident(t.name, 'spark')}")
+    where = literal(location, "spark")
     if t.partition_by:
-        out.append(f"ALTER TABLE {raw} RECOVER PARTITIONS")
-    ordered = ", ".join(_bq(c) for c in t.column_names)
-    out.append(f"CREATE OR REPLACE VIEW default.{_bq(t.name)} AS SELECT {ordered} FROM {raw}")
-    return out
+        out = [render_sql("lake/spark/drop_table.sql", table=raw),
+               render_sql("lake/spark/create_partitioned_table.sql", table=raw, columns=_columns(t, "spark"),
+                          part=ident(t.partition_by, "spark"), location=where),
+               render_sql("lake/spark/recover_partitions.sql", table=raw)]
+    else:
+        out = [render_sql("lake/spark/drop_table.sql", table=raw),
+               render_sql("lake/spark/create_table.sql", table=raw, columns=_columns(t, "spark"), location=where)]
+    out.append(render_sql("lake/spark/table_view.sql", name=ident(t.name, "spark"),
+                          columns=idents(t.column_names, "spark"), table=raw))
+    return [s.strip() for s in out]
 
 
 def trino_table(t: LakeTable, location: str, catalog: str, schema: str) -> list[str]:
     """Register one lake table through Trino's Hive connector and load its partition list."""
-    name = f"{catalog}.{schema}.{_dq(t.name)}"
-    cols = ",\n  ".join(f"{_dq(c)} {column_type(d, 'trino')}" for c, d in _partition_last(t))
-    props = [f"external_location = '{location}'", "format = 'PARQUET'"]
-    if t.partition_by:
-        props.append(f"partitioned_by = ARRAY['{t.partition_by}']")
-    out = [f"CREATE TABLE IF NOT EXISTS {name} (\n  {cols}\n) WITH ({', '.join(props)})"]
-    if t.partition_by:
-        out.append(f"CALL {catalog}.system.sync_partition_metadata('{schema}', '{t.name}', 'FULL')")
-    return out
+    where = {"catalog": bare_ident(catalog), "schema": bare_ident(schema), "table": ident(t.name, "trino")}
+    cols = _columns(t, "trino", ",\n  ")
+    if not t.partition_by:
+        return [render_sql("lake/trino/create_table.sql", **where, columns=cols,
+                           location=literal(location, "trino")).strip()]
+    return [render_sql("lake/trino/create_partitioned_table.sql", **where, columns=cols,
+                       location=literal(location, "trino"), part=literal(t.partition_by, "trino")).strip(),
+            render_sql("lake/trino/sync_partitions.sql", catalog=bare_ident(catalog),
+                       schema_name=literal(schema, "trino"), table_name=literal(t.name, "trino")).strip()]
 
 
 def lake_ddl(manifest: dict, location: str, dialect: str, catalog: str = "hive", schema: str = "moewh",
@@ -92,19 +86,21 @@ def lake_ddl(manifest: dict, location: str, dialect: str, catalog: str = "hive",
     location = location.rstrip("/")
     out: list[str] = []
     if dialect == "spark":
-        out.append(f"CREATE DATABASE IF NOT EXISTS {LAKE_DATABASE}")
-        out.append("USE default")
+        out.append(render_sql("lake/spark/create_database.sql", database=ident(LAKE_DATABASE, "spark")))
+        out.append(statement("lake/spark/use_default.sql"))
         for t in manifest_tables(manifest):
             out += spark_table(t, f"{location}/{t.name}")
-        out.append(f"CREATE DATABASE IF NOT EXISTS {view_set}")
+        out.append(render_sql("lake/spark/create_database.sql", database=bare_ident(view_set)))
     elif dialect == "trino":
-        out.append(f"CREATE SCHEMA IF NOT EXISTS {catalog}.{schema}")
+        out.append(render_sql("lake/trino/create_schema.sql", catalog=bare_ident(catalog), schema=bare_ident(schema)))
         for t in manifest_tables(manifest):
             out += trino_table(t, f"{location}/{t.name}", catalog, schema)
-        out.append(f"CREATE SCHEMA IF NOT EXISTS {catalog}.{view_set}")
-        out.append(f"USE {catalog}.{schema}")
+        out.append(render_sql("lake/trino/create_schema.sql", catalog=bare_ident(catalog),
+                              schema=bare_ident(view_set)))
+        out.append(render_sql("lake/trino/use_schema.sql", catalog=bare_ident(catalog), schema=bare_ident(schema)))
     else:
         raise ValueError(f"no lake DDL for dialect {dialect!r}")
+    out = [s.strip() for s in out]
     definitions(view_set)  # fails early on a broken view set
     out += transpile(view_set, dialect)
     return out

@@ -34,9 +34,10 @@ from urllib.parse import unquote
 import duckdb
 import pyarrow as pa
 
+from ..db import catalog
 from ..db import viewset as views
 from ..db.lookup import all_model_ids, all_run_ids, resolve_runs
-from ..db.sqlfiles import load_sql
+from ..db.sqlfiles import ident, idents, literal, literals, load_sql, render_sql
 from ..db.store import schema_version
 from ..errors import DatabaseError, InputError, UsageError
 
@@ -82,11 +83,8 @@ class LakeSummary:
 
 def base_tables(con: duckdb.DuckDBPyConnection) -> list[LakeTable]:
     """The warehouse's base tables with their partition column."""
-    columns: dict[str, list[tuple[str, str]]] = {}
-    for table, column, dtype in con.execute(load_sql("lake/base_tables.sql")).fetchall():
-        columns.setdefault(table, []).append((column, dtype))
     tables = []
-    for name, cols in columns.items():
+    for name, cols in catalog.data_tables(con).items():
         names = {c for c, _ in cols}
         part = "run_id" if "run_id" in names else "model_id" if "model_id" in names else None
         tables.append(LakeTable(name, cols, part))
@@ -114,6 +112,9 @@ def check_manifest(manifest: object, path: str | os.PathLike) -> None:
     for key in ("schema_version", "tables", "runs", "models"):
         if key not in manifest:
             raise InputError(path, f"lake manifest lacks {key!r}")
+    if not isinstance(manifest["schema_version"], int) or manifest["schema_version"] > schema_version():
+        raise DatabaseError(f"{path}: lake written by a newer moewh (schema {manifest['schema_version']!r}; "
+                            f"this build knows up to {schema_version():03d})")
 
 
 def manifest_tables(manifest: dict) -> list[LakeTable]:
@@ -135,10 +136,6 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     # DuckDB 2 keeps a statement's result (a row count) open until fetched; finish it so the
     # connection is free for register() and the next statement.
     con.execute(sql).fetchall()
-
-
-def _sql_str(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _resolve_runs(con: duckdb.DuckDBPyConnection, wanted: list[str] | None) -> list[str]:
@@ -198,19 +195,19 @@ def export_parquet(con: duckdb.DuckDBPyConnection, lake: str | os.PathLike,
             if progress:
                 print(f"exporting {t.name} ...", file=sys.stderr)
             target = tmp / t.name
-            cols = ", ".join(f'"{c}"' for c in t.column_names)
+            cols, table = idents(t.column_names), ident(t.name)
             if t.partition_by is None:
                 target.mkdir()
-                _run(con, f'copy (select {cols} from "{t.name}") to {_sql_str(str(target / "data_0.parquet"))} '
-                            "(format parquet)")
-                summary.rows[t.name] = con.execute(f'select count(*) from "{t.name}"').fetchall()[0][0]
+                _run(con, render_sql("lake/export_table.sql", columns=cols, table=table,
+                                     target=literal(str(target / "data_0.parquet"))))
+                summary.rows[t.name] = con.execute(render_sql("lake/count_table.sql", table=table)).fetchall()[0][0]
                 continue
             part = t.partition_by
             reg, _ = selected[part]
-            where = f'"{part}" in (select {part} from {reg})'
-            _run(con, f'copy (select {cols} from "{t.name}" where {where}) to {_sql_str(str(target))} '
-                        f'(format parquet, partition_by ("{part}"), overwrite_or_ignore true)')
-            per_id = con.execute(f'select "{part}", count(*) from "{t.name}" where {where} group by all').fetchall()
+            _run(con, render_sql("lake/export_partitions.sql", columns=cols, table=table, part=ident(part),
+                                 selection=ident(reg), target=literal(str(target))))
+            per_id = con.execute(render_sql("lake/count_partitions.sql", table=table, part=ident(part),
+                                            key=ident(part), selection=ident(reg))).fetchall()
             for key, n in per_id:
                 counts[part][key][t.name] = n
             summary.rows[t.name] = sum(n for _, n in per_id)
@@ -287,9 +284,6 @@ def import_parquet(con: duckdb.DuckDBPyConnection, lake: str | os.PathLike,
     """
     lake = Path(lake)
     manifest = read_manifest(lake)
-    if manifest["schema_version"] > schema_version():
-        raise DatabaseError(f"{lake}: lake written by a newer moewh (schema {manifest['schema_version']:03d}; "
-                            f"this build knows up to {schema_version():03d})")
     lake_runs = {r["run_id"]: r for r in manifest["runs"]}
     if runs is None:
         run_ids = sorted(lake_runs)
@@ -318,22 +312,18 @@ def import_parquet(con: duckdb.DuckDBPyConnection, lake: str | os.PathLike,
             raise DatabaseError(f"{lake}: lake table {t.name!r} does not exist in this warehouse")
         if progress:
             print(f"importing {t.name} ...", file=sys.stderr)
-        cols = ", ".join(f'"{c}"' for c in t.column_names if c != t.partition_by)
+        cols = idents(c for c in t.column_names if c != t.partition_by)
+        table = ident(t.name)
         table_dir = lake / t.name
         if t.partition_by is None:
             files = sorted(table_dir.glob("*.parquet"))
             if not files:
                 continue
-            src = f"read_parquet([{', '.join(_sql_str(str(f)) for f in files)}])"
-            has_key = con.execute(
-                "select count(*) from duckdb_constraints() where schema_name = 'main' and table_name = ? "
-                "and constraint_type = 'PRIMARY KEY'", [t.name]).fetchall()[0][0]
-            if has_key:  # e.g. settings: the lake's value of a key wins
-                _run(con, f'insert or replace into "{t.name}" by name select {cols} from {src}')
-            else:
-                _run(con, f'insert into "{t.name}" by name (select {cols} from {src} except '
-                            f'select {cols} from "{t.name}")')
-            summary.rows[t.name] = con.execute(f"select count(*) from {src}").fetchall()[0][0]
+            paths = literals(str(f) for f in files)
+            # e.g. settings, keyed: the lake's value of a key wins
+            statement = "lake/import_replace.sql" if catalog.primary_key(con, t.name) else "lake/import_missing.sql"
+            _run(con, render_sql(statement, table=table, columns=cols, files=paths))
+            summary.rows[t.name] = con.execute(render_sql("lake/count_files.sql", files=paths)).fetchall()[0][0]
             continue
 
         part = t.partition_by
@@ -343,15 +333,14 @@ def import_parquet(con: duckdb.DuckDBPyConnection, lake: str | os.PathLike,
             continue
         con.register("_lake_ids", pa.table({"id": pa.array(ids, pa.string())}))
         try:
-            _run(con, f'delete from "{t.name}" where "{part}" in (select id from _lake_ids)')
+            _run(con, render_sql("lake/delete_partitions.sql", table=table, part=ident(part)))
             dirs = _partition_dirs(table_dir, part)
             files = [f for i in ids if i in dirs for f in sorted(dirs[i].glob("*.parquet"))]
             if files:
-                src = (f"read_parquet([{', '.join(_sql_str(str(f)) for f in files)}], hive_partitioning = true, "
-                       f"hive_types = {{'{part}': 'VARCHAR'}})")
-                _run(con, f'insert into "{t.name}" by name select "{part}", {cols} from {src}')
-            got = dict(con.execute(f'select "{part}", count(*) from "{t.name}" where "{part}" in '
-                                   "(select id from _lake_ids) group by all").fetchall())
+                _run(con, render_sql("lake/import_partitions.sql", table=table, part=ident(part), columns=cols,
+                                     files=literals(str(f) for f in files), hive_key=literal(part)))
+            got = dict(con.execute(render_sql("lake/count_partitions.sql", table=table, part=ident(part),
+                                              key=ident("id"), selection=ident("_lake_ids"))).fetchall())
         finally:
             con.unregister("_lake_ids")
         for i in ids:

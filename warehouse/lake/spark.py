@@ -28,7 +28,7 @@ import sqlglot
 from sqlglot import exp
 
 from ..db import viewset as views
-from ..db.store import schema_version
+from ..db.sqlfiles import bare_ident, ident, render_sql
 from ..errors import DatabaseError, InputError, UsageError
 from .ddl import LAKE_DATABASE, spark_table
 from .parquet import MANIFEST, LakeTable, check_manifest, manifest_tables, read_manifest
@@ -137,14 +137,11 @@ def register_lake(spark, lake: str) -> dict:
     """Register the lake's tables in ``spark`` (``default.<table>``); returns the manifest."""
     uri = lake_uri(lake)
     manifest = read_lake_manifest(spark, uri)
-    if manifest["schema_version"] > schema_version():
-        raise DatabaseError(f"{lake}: lake written by a newer moewh (schema {manifest['schema_version']:03d}; "
-                            f"this build knows up to {schema_version():03d})")
     state = _state(spark)
     stamp = (uri, manifest.get("written_at"), json.dumps(manifest["tables"], sort_keys=True))
     if state["lake"] == stamp:
         return manifest
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {LAKE_DATABASE}")
+    spark.sql(render_sql("lake/spark/create_database.sql", database=ident(LAKE_DATABASE, "spark")))
     spark.catalog.setCurrentDatabase("default")
     for t in manifest_tables(manifest):
         _register_table(spark, uri, t)
@@ -192,7 +189,7 @@ def create_views(spark, view_set: str = "v1", names: set[str] | None = None) -> 
     todo = [d for d in defs.values() if d.name in wanted and d.qualified not in done]
     if not todo:
         return
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {view_set}")
+    spark.sql(render_sql("lake/spark/create_database.sql", database=bare_ident(view_set)))
     spark.catalog.setCurrentDatabase("default")  # views resolve base tables in default
     statements = dict(zip(defs, views.transpile(view_set, "spark"), strict=True))
     for d in todo:  # definitions() is in dependency order

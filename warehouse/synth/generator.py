@@ -20,6 +20,10 @@ N_EXPERTS = 32
 EXPERTS_USED = 4
 N_LAYERS = 24
 TOPK_PREFIX = b"ffn_moe_topk-"
+PASS_START = b"inp_embd"
+# Bumped whenever the generator writes different bytes for the same arguments, so that cached
+# traces (the demo's) are regenerated.
+GENERATOR_VERSION = 2
 PROBS_PREFIX = b"ffn_moe_probs-"
 _MOE_OPS = (op_tables.code_of(op_tables.DEFAULT_TABLE, "MUL_MAT_ID"), op_tables.code_of(op_tables.DEFAULT_TABLE, "ADD_ID"))
 
@@ -153,6 +157,9 @@ def _pass_records(tpl: np.ndarray, t0: int, token: int, phase: int, n_tokens: in
     probs = np.char.startswith(names, PROBS_PREFIX)
     sizes[topk] = (4 * ne0 * tokens)[topk]
     sizes[probs] = (4 * N_EXPERTS * tokens)[probs]
+    # The pass's first record, GET_ROWS(token_embd.weight, inp_tokens) -> inp_embd, gathers one
+    # embedding row per token: its index source (slot 1) is n_tokens int32 ids.
+    sizes[rec["dst_name"] == PASS_START, 1] = 4 * n_tokens
     rec["sources"]["size_bytes"] = sizes
     return rec
 

@@ -12,6 +12,7 @@
 -- halfway from uniform to exclusive, top_affinity >= (1 + 1/D) / 2 (0.75 for 2 domains, 0.6
 -- for 5); 'generalist' otherwise.
 --
+-- @grain model_id, layer_id, expert_id, domain
 -- @column model_id            Model (v1.models.model_id).
 -- @column layer_id            Block index.
 -- @column expert_id           Expert index within the layer.

@@ -7,6 +7,7 @@
 -- Pairs with expert_a < expert_b only; a pair in which an expert never fired has no row.
 -- This is the input for placing co-activated experts close together in the file.
 --
+-- @grain run_id, layer_id, expert_a, expert_b
 -- @column run_id          Run (v1.runs.run_id).
 -- @column layer_id        Block index.
 -- @column expert_a        The pair's lower expert id.

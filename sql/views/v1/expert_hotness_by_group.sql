@@ -6,6 +6,7 @@
 -- since their grids are not comparable. share and rank_in_layer are recomputed over the
 -- group's summed activations (ties go to the lower expert id).
 --
+-- @grain group_kind, group_name, model_id, layer_id, expert_id
 -- @column group_kind     all, domain or experiment.
 -- @column group_name     The domain or experiment; NULL for group_kind 'all'.
 -- @column model_id       Model (v1.models.model_id).
@@ -14,7 +15,7 @@
 -- @column n_runs         Runs in the group.
 -- @column activations    Decode steps, over the group's runs, in which the expert was selected.
 -- @column share          activations / all activations of the layer in the group; NULL if none.
--- @column rank_in_layer  1 = the layer's most-selected expert in the group.
+-- @column rank_in_layer  1 = the layer's most-selected expert in the group; NULL for 0 activations.
 WITH h AS (
     SELECT r.model_id, r.domain, r.experiment, h.run_id, h.layer_id, h.expert_id, h.activations
     FROM v1.expert_hotness AS h
@@ -49,7 +50,7 @@ SELECT
     activations,
     CAST(activations AS DOUBLE) / NULLIF(
         SUM(activations) OVER (PARTITION BY group_kind, group_name, model_id, layer_id), 0) AS share,
-    ROW_NUMBER() OVER (
+    CASE WHEN activations > 0 THEN ROW_NUMBER() OVER (
         PARTITION BY group_kind, group_name, model_id, layer_id ORDER BY activations DESC, expert_id
-    ) AS rank_in_layer
+    ) END AS rank_in_layer
 FROM grouped

@@ -4,6 +4,7 @@
 -- per layer although the gate, up and down MUL_MAT_ID records and the ADD_ID records repeat
 -- them. Warm-up passes (a truncated full ranking, not a selection) give no rows.
 --
+-- @grain run_id, pass_id, layer_id, rank
 -- @column run_id    Run (v1.runs.run_id).
 -- @column pass_id   Pass (v1.passes.pass_id).
 -- @column token_id  Token label of the pass.

@@ -5,6 +5,7 @@
 -- weights, and the biases where the layout splits them per expert (category expert_bias).
 -- Warm-up passes give no rows. A run without a model has no layout and so no rows.
 --
+-- @grain run_id, pass_id, tensor_name
 -- @column run_id        Run (v1.runs.run_id).
 -- @column pass_id       Pass (v1.passes.pass_id).
 -- @column step          Decode step (v1.decode_steps.step).

@@ -6,6 +6,7 @@
 -- pairs). Uniform random routing of k of n experts gives k/n (baseline); lift is the ratio.
 -- mean_jaccard averages |S_t ∩ S_t+1| / |S_t ∪ S_t+1| over the pairs. NULL without pairs.
 --
+-- @grain run_id, layer_id
 -- @column run_id              Run (v1.runs.run_id).
 -- @column layer_id            Block index.
 -- @column n_experts           Experts in the layer (v1.run_shape).

@@ -5,6 +5,7 @@
 -- from_expert and to_expert; pairs never observed have no row. probability is the count over
 -- all transitions leaving from_expert in that run and layer (an estimate of P(to | from)).
 --
+-- @grain run_id, layer_id, from_expert, to_expert
 -- @column run_id       Run (v1.runs.run_id).
 -- @column layer_id     Block index.
 -- @column from_expert  Top-1 expert at step t.

@@ -5,9 +5,12 @@
 -- category's layout rows occupy (a row spanning buckets is split between them; bytes outside
 -- any layout row, such as the header, are in no row). mean_touched_bytes_per_step is the
 -- mean over all decode steps of the model's runs of the bucket's bytes of that category that
--- a step touched (v1.tensor_touches); NULL when the model has no decode steps. Input for a
--- file-offset heatmap: which parts of the file a token reads.
+-- a step read (v1.tensor_touches.touched_bytes; a row of which a step reads only part, the
+-- token embedding's gathered rows, is counted as read evenly over its bytes, since which rows
+-- is not recorded); NULL when the model has no decode steps. Input for a file-offset heatmap:
+-- which parts of the file a token reads.
 --
+-- @grain model_id, bucket, category
 -- @column model_id                     Model (v1.models.model_id).
 -- @column bucket                       Bucket index: offset // bucket_bytes.
 -- @column bucket_start                 First file offset of the bucket.
@@ -25,7 +28,8 @@ rows_in_buckets AS (
     SELECT
         t.model_id,
         t.category,
-        t.touches,
+        t.touched_bytes,
+        t.size_bytes,
         t.n_steps,
         b.bucket,
         c.bucket_bytes,
@@ -45,7 +49,9 @@ SELECT
     (bucket + 1) * MAX(bucket_bytes) AS bucket_end,
     category,
     CAST(SUM(overlap) AS BIGINT) AS bytes,
-    CAST(SUM(overlap * touches) AS DOUBLE) / NULLIF(MAX(n_steps), 0) AS mean_touched_bytes_per_step,
-    CAST(SUM(overlap * touches) AS DOUBLE) / NULLIF(MAX(n_steps), 0) / SUM(overlap) AS touched_fraction
+    SUM(CAST(overlap AS DOUBLE) * touched_bytes / size_bytes) / NULLIF(MAX(n_steps), 0)
+        AS mean_touched_bytes_per_step,
+    SUM(CAST(overlap AS DOUBLE) * touched_bytes / size_bytes) / NULLIF(MAX(n_steps), 0) / SUM(overlap)
+        AS touched_fraction
 FROM rows_in_buckets
 GROUP BY model_id, bucket, category

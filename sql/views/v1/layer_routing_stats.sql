@@ -10,6 +10,7 @@
 -- log2(n). experts_for_P is the smallest number of the hottest experts whose activations
 -- reach P % of S. Every statistic is NULL for a layer with no activations.
 --
+-- @grain run_id, layer_id
 -- @column run_id               Run (v1.runs.run_id).
 -- @column layer_id             Block index.
 -- @column n_experts            Experts in the layer (the run's grid).
@@ -32,11 +33,12 @@ WITH h AS (
         expert_id,
         activations,
         share,
-        rank_in_layer,
+        -- position in the layer's ranking, zeros included (rank_in_layer is NULL for them)
+        ROW_NUMBER() OVER (PARTITION BY run_id, layer_id ORDER BY activations DESC, expert_id) AS position,
         COUNT(*) OVER (PARTITION BY run_id, layer_id) AS n,
         SUM(activations) OVER (PARTITION BY run_id, layer_id) AS total,
         SUM(activations) OVER (
-            PARTITION BY run_id, layer_id ORDER BY rank_in_layer
+            PARTITION BY run_id, layer_id ORDER BY activations DESC, expert_id
             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
         ) - activations AS before
     FROM v1.expert_hotness
@@ -49,7 +51,7 @@ agg AS (
         CAST(MAX(total) AS BIGINT) AS n_activations,
         CAST(SUM(CASE WHEN activations > 0 THEN 1 ELSE 0 END) AS BIGINT) AS experts_used,
         MAX(share) AS max_share,
-        SUM((n + 1 - 2 * rank_in_layer) * activations) AS gini_num,
+        SUM((n + 1 - 2 * position) * activations) AS gini_num,
         -SUM(CASE WHEN activations > 0 THEN share * LN(share) ELSE 0 END) / LN(2) AS entropy_bits,
         CAST(SUM(CASE WHEN before * 100 < 50 * total THEN 1 ELSE 0 END) AS BIGINT) AS experts_for_50pct,
         CAST(SUM(CASE WHEN before * 100 < 80 * total THEN 1 ELSE 0 END) AS BIGINT) AS experts_for_80pct,

@@ -7,6 +7,7 @@
 -- to the end of the file when the file size is known, else to the last row's end. Legacy
 -- layouts without an alignment are taken as 32-byte aligned.
 --
+-- @grain model_id, gap_start
 -- @column model_id   Model (v1.models.model_id).
 -- @column gap_start  Absolute file offset of the first uncovered byte.
 -- @column gap_end    Absolute file offset one past the last uncovered byte.

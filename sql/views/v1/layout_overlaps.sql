@@ -8,6 +8,7 @@
 -- it starts before the furthest end seen so far, so only those rows are joined back, and a
 -- clean layout costs one sort instead of a self join of every pair.
 --
+-- @grain model_id, tensor_a, tensor_b
 -- @column model_id       Model (v1.models.model_id).
 -- @column tensor_a       Layout row (tensor or NAME[e] slice) that starts first.
 -- @column tensor_b       Layout row that starts inside tensor_a.

@@ -4,6 +4,7 @@
 -- (`moewh ingest layout`); model_id is a content fingerprint, so the same file under another
 -- name is the same model. Facts a legacy file lacks are NULL or inferred (see inferred).
 --
+-- @grain model_id
 -- @column model_id         Content fingerprint of the GGUF header and tensor-info section (or of the layout file).
 -- @column model_name       Name given at ingest, else the file name.
 -- @column source_kind      gguf, gguf-dump-csv or memory-map-json.

@@ -2,8 +2,10 @@
 --
 -- A pass starts with the GET_ROWS whose output is inp_embd. A warm-up pass evaluates all
 -- experts, so its MoE records show more ids per token than the model's experts-used count;
--- it yields no expert selections.
+-- it yields no expert selections. A pass the end of the trace cut short is incomplete; neither
+-- is a decode step (v1.decode_steps).
 --
+-- @grain run_id, pass_id
 -- @column run_id          Run (v1.runs.run_id).
 -- @column pass_id         Execution order within the run, from 0.
 -- @column token_id        Token label set by the host program (not unique across passes).
@@ -17,6 +19,9 @@
 --                         warm-up; NULL for a pass without MoE records.
 -- @column first_record_id record_id of the pass's first record.
 -- @column last_record_id  record_id of the pass's last record.
+-- @column is_complete     False when the pass's MoE records stop before the model's last block (or,
+--                         without a model, before the last block the run's passes reach): the trace
+--                         ends inside it.
 SELECT
     run_id,
     pass_id,
@@ -29,5 +34,6 @@ SELECT
     t_end_ns,
     ids_per_token,
     first_record_id,
-    last_record_id
+    last_record_id,
+    is_complete
 FROM passes

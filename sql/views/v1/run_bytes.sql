@@ -3,9 +3,12 @@
 -- Statistics of v1.pass_bytes.total_bytes over the run's decode steps (p50 and p95
 -- interpolate linearly between order statistics, as PERCENTILE_CONT and NumPy do), and the
 -- distinct bytes touched by any step: every non-expert tensor read at least once plus every
--- expert slice selected at least once, each counted once. Byte columns are NULL for a run
+-- expert slice selected at least once, each counted once (a tensor only gathered from, the
+-- token embedding, counts the rows gathered over the run: an upper bound, which rows is not
+-- recorded). Byte columns are NULL for a run
 -- without a model or without decode steps.
 --
+-- @grain run_id
 -- @column run_id             Run (v1.runs.run_id).
 -- @column model_id           Model of the run.
 -- @column n_steps            Decode steps of the run.
@@ -39,10 +42,18 @@ step_stats AS (
     GROUP BY run_id
 ),
 dense AS (
-    -- distinct non-expert tensors read by any decode step (the rule of v1.pass_tensor_reads)
-    SELECT x.run_id, CAST(SUM(t.size_bytes) AS BIGINT) AS bytes
+    -- distinct non-expert tensors read by any decode step (the rule of v1.pass_tensor_reads):
+    -- a tensor some step read whole counts whole; one only ever gathered from (the token
+    -- embedding) counts the rows gathered over the run, at most all of them, since which rows
+    -- is not recorded: an upper bound on its distinct bytes
+    SELECT
+        x.run_id,
+        CAST(SUM(CASE
+            WHEN x.whole_reads > 0 OR NOT t.ne1 * t.ne2 * t.ne3 > 0 THEN t.size_bytes
+            ELSE LEAST(x.rows, t.ne1 * t.ne2 * t.ne3) * (t.size_bytes // (t.ne1 * t.ne2 * t.ne3))
+        END) AS BIGINT) AS bytes
     FROM (
-        SELECT run_id, disk_offset
+        SELECT run_id, disk_offset, COUNT(*) - COUNT(gathered_rows) AS whole_reads, SUM(gathered_rows) AS rows
         FROM pass_disk_reads
         WHERE step IS NOT NULL
         GROUP BY run_id, disk_offset

@@ -7,6 +7,7 @@
 -- run_a < run_b. Runs without a model are not paired; both columns are NULL for a layer in
 -- which either run has no activations.
 --
+-- @grain model_id, run_a, run_b, layer_id
 -- @column model_id       Model of both runs (v1.models.model_id).
 -- @column run_a          First run of the pair (the smaller run_id).
 -- @column run_b          Second run of the pair.

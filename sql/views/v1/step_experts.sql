@@ -6,6 +6,7 @@
 -- duplicate ids. Reads the table step_selections, filled at trace ingest (a plain view would
 -- spend most of v1.expert_hotness's time budget de-duplicating).
 --
+-- @grain run_id, step, layer_id, expert_id
 -- @column run_id     Run (v1.runs.run_id).
 -- @column model_id   Model of the run; NULL if the run has no layout.
 -- @column step       Decode step (v1.decode_steps.step).

@@ -4,6 +4,7 @@
 -- as one row per expert slice named NAME[e], whose byte range is that expert's contiguous
 -- part of the tensor. Offsets are absolute file offsets; offset_end is exclusive.
 --
+-- @grain model_id, tensor_name
 -- @column model_id      Model (v1.models.model_id).
 -- @column tensor_name   GGUF tensor name, or NAME[e] for expert slice e.
 -- @column base_name     GGUF name of the whole tensor.

@@ -6,12 +6,15 @@
 -- the first byte of some tensor (the smallest offset_start of its rows, expert slices
 -- included); sources whose offset matches nothing point at a wrong or missing layout.
 --
+-- @grain run_id
 -- @column run_id                  Run (v1.runs.run_id).
 -- @column run_name                Run name.
 -- @column model_id                Layout the run is read against; NULL if none.
 -- @column n_records               Used records ingested.
 -- @column n_passes                Graph evaluations.
 -- @column warmup_passes           Passes recognised as warm-up (full expert ranking, no selections).
+-- @column incomplete_passes       Passes the end of the trace cut short (not decode steps).
+-- @column k_unknown               True when k (experts used per token) is unknown and passes that are not warm-ups carry expert ids: their selections were not made (give --experts-used K or the GGUF).
 -- @column skipped_tail_bytes      Bytes of unused (all-zero) records after the last used one, not read when sparse.
 -- @column dropped_partial_bytes   Bytes of a trailing partial record that was dropped (file cut short).
 -- @column hole_records            Unused records before the last used one (the records after them were ingested).
@@ -51,7 +54,11 @@ WITH anomaly_counts AS (
     GROUP BY run_id
 ),
 warmups AS (
-    SELECT run_id, COUNT(CASE WHEN is_warmup THEN 1 END) AS warmup_passes
+    SELECT
+        run_id,
+        COUNT(CASE WHEN is_warmup THEN 1 END) AS warmup_passes,
+        COUNT(CASE WHEN NOT is_complete THEN 1 END) AS incomplete_passes,
+        COUNT(CASE WHEN NOT is_warmup AND ids_per_token IS NOT NULL THEN 1 END) AS moe_passes
     FROM passes
     GROUP BY run_id
 ),
@@ -79,6 +86,8 @@ SELECT
     r.n_records,
     r.n_passes,
     COALESCE(w.warmup_passes, 0) AS warmup_passes,
+    COALESCE(w.incomplete_passes, 0) AS incomplete_passes,
+    r.experts_used IS NULL AND COALESCE(w.moe_passes, 0) > 0 AS k_unknown,
     r.skipped_tail_bytes,
     r.dropped_partial_bytes,
     r.hole_records,

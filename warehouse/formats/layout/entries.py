@@ -35,6 +35,7 @@ class LegacyLayout:
     # Facts the file states: file_size_bytes, data_offset, alignment, n_layers, n_vocab, n_embd,
     # n_tensors. Absent keys are unknown.
     facts: dict[str, int] = field(default_factory=dict)
+    model_name: str | None = None  # the model the file describes, where it says (memory-map.json)
 
 
 def split_name(name: str) -> tuple[str, int | None]:

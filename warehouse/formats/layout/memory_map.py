@@ -72,7 +72,8 @@ def decode(path: Path, data: bytes, fingerprint: str) -> LegacyLayout:
                                    None if layer is None or layer < 0 else layer, dims, expert, i))
     if not entries:
         raise InputError(path, "memory-map.json lists no tensors")
-    return LegacyLayout("memory-map-json", path, len(data), fingerprint, entries, facts)
+    model_name = doc.get("model_name") if isinstance(doc.get("model_name"), str) and doc["model_name"].strip() else None
+    return LegacyLayout("memory-map-json", path, len(data), fingerprint, entries, facts, model_name)
 
 
 def _short(value) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -168,9 +167,3 @@ def token_document(token_id: int, entries: list[dict]) -> dict:
         },
         "entries": entries,
     }
-
-
-def read_token_files(paths: Iterable[str | os.PathLike], op_table: str) -> Iterable[tuple[Path, np.ndarray]]:
-    """Yield ``(path, records)`` per token file, in the order given."""
-    for p in paths:
-        yield Path(p), entries_to_records(p, load_entries(p), op_table)

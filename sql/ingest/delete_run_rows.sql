@@ -1,0 +1,2 @@
+-- Removes every row of one run ($run_id) from one table.
+DELETE FROM {{table}} WHERE run_id = $run_id

@@ -1,0 +1,2 @@
+-- Rows of one table.
+SELECT count(*) FROM {{table}}

@@ -1,0 +1,2 @@
+-- Reads the partition directories present under the table's location.
+ALTER TABLE {{table}} RECOVER PARTITIONS

@@ -1,0 +1,2 @@
+-- A schema of the Hive connector's catalog.
+CREATE SCHEMA IF NOT EXISTS {{catalog}}.{{schema}}

@@ -1,0 +1,3 @@
+-- Creates one view of a view set from its (main-qualified) SELECT.
+CREATE VIEW {{view_set}}.{{name}} AS
+{{select}}
