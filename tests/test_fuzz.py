@@ -129,7 +129,9 @@ def mutate(data: bytes, edits) -> bytes:
 
 _scalars = st.one_of(st.none(), st.booleans(), st.sampled_from(BOUNDARY), st.integers(-2**70, 2**70),
                      st.floats(allow_nan=True), st.text(max_size=40), st.just("9" * 5000))
-HOSTILE_JSON = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+# The values that break a reader expecting one shape: each type in place of each other.
+SWAPS = [0, 5, -1, 2**31, 2**63, 2**70, True, None, "", "x", [], [1], {}, {"a": 1}, 1.5, "9" * 5000]
+HOSTILE_JSON = st.sampled_from(SWAPS) | st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                              st.dictionaries(st.text(max_size=8), inner, max_size=4)),
                             max_leaves=12)
 
