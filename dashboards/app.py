@@ -34,6 +34,7 @@ PAGES = [
     st.Page("pages/5_compare.py", url_path="compare", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/6_layout_check.py", url_path="layout_check", title="Layout check", icon=":material/straighten:"),
     st.Page("pages/7_sql_console.py", url_path="sql_console", title="SQL console", icon=":material/terminal:"),
+    st.Page("pages/8_cache.py", url_path="cache", title="Cache", icon=":material/cached:"),
 ]
 
 page = st.navigation(PAGES)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 DATA = Path(__file__).parent / "data"
 
@@ -25,3 +27,10 @@ def cli(db_path, capsys):
         return code, out.out, out.err
 
     return invoke
+
+
+
+# Property tests (Hypothesis): a small budget in `make test`; HYPOTHESIS_PROFILE=fuzz runs long.
+settings.register_profile("quick", max_examples=60, deadline=None)
+settings.register_profile("fuzz", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))

@@ -4,8 +4,8 @@ The GPT-OSS-20B layout (memory-map.json), the real reference trace and synthetic
 of three domains go through the same ingest code as `moewh ingest`; the view tests' small
 known-truth warehouse (two more models, warm-ups in mid-run, a run without a model, a repeated
 expert id) is written beside them, routing-only runs imported from the routing fixtures (recorder
-bytes, a run on the layout, counts only), and a damaged copy of the memory map (one tensor missing,
-one grown into its neighbour) gives v1.layout_gaps and v1.layout_overlaps rows, so every view
+bytes, a run on the layout, counts only), cache and predictor simulations over all of them, and
+a damaged copy of the memory map (one tensor missing, one grown into its neighbour) gives v1.layout_gaps and v1.layout_overlaps rows, so every view
 has rows that exercise its corners.
 """
 
@@ -20,6 +20,7 @@ from warehouse.ingest.models import ingest_layout_file
 from warehouse.ingest.routing import ingest_routing_file
 from warehouse.ingest.traces import ingest_trace
 from warehouse.paths import DATA_DIR
+from warehouse.simulate.runner import simulate_cache, simulate_predictors
 from warehouse.synth import generate_run
 
 DATA = Path(__file__).parent / "data"
@@ -49,6 +50,10 @@ def build(db: Path, scratch: Path) -> None:
         ingest_routing_file(con, routing / "moe_trace.csv", experts_used=2, domain="code")
         ingest_routing_file(con, routing / "moe_trace_phased.csv", model_id=model_id, domain="code")
         ingest_routing_file(con, routing / "sglang_stat.pt", model_id=model_id, name="sglang-counts")
+    # the simulation views: budgets (item sizes), slots for the run without a model, predictors
+    simulate_cache(store, None, budgets=[3 << 30, 20000])
+    simulate_cache(store, None, slots=[4, 64], scope="layer", train_domain="code")
+    simulate_predictors(store, None)
     store.close()
 
 

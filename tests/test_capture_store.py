@@ -122,6 +122,8 @@ def test_recapture_with_the_same_seed_is_the_same_run(cli, db_path, model):
 def test_every_view_answers_for_a_captured_run(cli, db_path, model):
     run_id = _capture(cli, model, "--prompt", PROMPT_20, "-n", "5", "--domain", "code")
     _capture(cli, model, "--prompt", "Another prompt", "-n", "5", "--domain", "math")  # a pair to compare
+    code, _, err = cli("simulate", run_id, "--slots", "2,8", "--predictors")  # the simulation views too
+    assert code == 0, err
     empty = []
     with open_store(db_path, read_only=True) as store:
         for d in definitions("v1"):

@@ -20,6 +20,9 @@ from pathlib import Path
 import dashboard_warehouse as dw
 import pytest
 
+from warehouse.db.store import open_store
+from warehouse.simulate.runner import simulate_cache, simulate_predictors
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("MOEWH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -37,6 +40,7 @@ PAGES = {
     "compare": ("Compare", "chart"),
     "layout_check": ("Layout check", "chart"),
     "sql_console": ("SQL console", None),
+    "cache": ("Cache", "chart"),
 }
 
 
@@ -72,6 +76,9 @@ def server(tmp_path_factory):
         dw.RunSpec("math-2", "exp-b", "math", "synthetic", 30, 5),
         dw.RunSpec("chat-2", "exp-b", "chat", "synthetic", 40, 6),
     ))
+    with open_store(db) as store:  # the Cache page shows simulations
+        simulate_cache(store, None, budgets=[256 << 20, 1 << 30, 2 << 30, 4 << 30, 8 << 30])
+        simulate_predictors(store, None)
     port = _free_port()
     env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     log_path = Path(db).with_suffix(".log")

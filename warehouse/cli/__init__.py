@@ -10,6 +10,7 @@ from . import (  # noqa: F401  (each module registers its commands)
     routing_cmds,
     runs_cmds,
     settings_cmds,
+    simulate_cmds,
     trace_cmds,
     views_cmds,
 )

@@ -58,7 +58,8 @@ SELECT
     offset_end,
     size_bytes,
     n_sources,
-    CASE WHEN n_rows > 0 THEN LEAST(gathered_rows, n_rows) END AS read_rows,
+    -- COALESCE: LEAST skips NULLs in DuckDB and Spark but returns NULL in Trino
+    CASE WHEN n_rows > 0 THEN LEAST(COALESCE(gathered_rows, n_rows), n_rows) END AS read_rows,
     CASE
         WHEN gathered_rows IS NULL OR NOT n_rows > 0 THEN size_bytes
         ELSE LEAST(gathered_rows, n_rows) * (size_bytes // n_rows)
