@@ -149,6 +149,7 @@ def _nodes(doc, path=()):
 def mutate_doc(doc, picks, values):
     doc = copy.deepcopy(doc)
     for pick, value in zip(picks, values, strict=False):
+        value = copy.deepcopy(value)  # a shared SWAPS object inserted twice would make a cycle
         nodes = list(_nodes(doc))
         path = nodes[int(pick * len(nodes))]
         if not path:
@@ -245,3 +246,15 @@ def test_fuzz_experiment_folder_metadata(seeds, tmp_path_factory, which, picks, 
 
 
 # --- regression tests: crashes found by the campaigns ---------------------------------------
+
+
+@pytest.mark.parametrize("name, doc", [
+    # found on the code before the metadata checks: TypeError: 'int' object is not iterable
+    ("prompts.json", {"experiment_name": "e", "prompts": 5}),
+    ("summary.json", {"experiment": "e", "domains": 7}),
+    ("settings.json", {"experiment": 5}),
+])
+def test_regression_metadata_of_another_type(seeds, tmp_path, name, doc):
+    ft.write(tmp_path / "r1" / "tensor_trace.bin", seeds["trace-1024"])
+    ft.write(tmp_path / name, _dump(doc))
+    check("experiment-folder", ft.describe_runs, tmp_path)
