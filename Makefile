@@ -7,11 +7,12 @@ TEST_STAMP := $(VENV)/.test-installed-stamp
 DB     ?= $(or $(MOEWH_DB),warehouse.duckdb)
 PORT   ?= 8501
 
-.PHONY: help ingest test dashboard bench lint clean
+.PHONY: help ingest test fuzz dashboard bench lint clean
 
 help:
 	@echo "make ingest     create .venv, install, load the demo data into $(DB)"
 	@echo "make test       create .venv, install, run the whole test suite"
+	@echo "make fuzz       a long fuzz campaign over every input decoder (FUZZ_EXAMPLES=20000 per target)"
 	@echo "make dashboard  start the Streamlit dashboard on port $(PORT)"
 	@echo "make bench      run the benchmarks in bench/ (ONLY=views runs the matching ones)"
 	@echo "make lint       ruff over the code"
@@ -33,6 +34,13 @@ ingest: $(STAMP)
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
+
+# The suite runs a fixed, fast fuzz budget; this is the long campaign with fresh randomness
+# (failures are saved in .hypothesis/ and replayed first next time).
+FUZZ_EXAMPLES ?= 20000
+fuzz: $(STAMP)
+	FUZZ_CAMPAIGN=1 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -s -p no:cacheprovider \
+		tests/test_fuzz.py --hypothesis-show-statistics
 
 dashboard: $(STAMP)
 	$(BIN)/moewh --db $(DB) dashboard --port $(PORT)

@@ -10,6 +10,8 @@ from warehouse.dashboard import ui
 from warehouse.dashboard.data import DashboardError
 
 st.set_page_config(page_title="MoE Trace Warehouse", page_icon=":material/memory:", layout="wide")
+# An unexpected error shows its message, never a stack trace (paths, code, query text) to a visitor.
+st.set_option("client.showErrorDetails", "none")
 
 OVERVIEW = st.Page("pages/1_overview.py", url_path="overview", title="Overview", icon=":material/home:")
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from warehouse.dashboard.console import MAX_ROWS, ConsoleError, run_console
+from warehouse.dashboard.console import MAX_RESULT_BYTES, MAX_ROWS, ConsoleError, run_console
 from warehouse.dashboard.data import db_path
 
 EXAMPLE = """SELECT r.run_name, r.domain, h.layer_id, h.expert_id, h.activations, h.share
@@ -28,7 +28,10 @@ if st.button("Run", type="primary", key="console_run") or st.session_state.get("
     else:
         df = result.table.to_pandas()
         note = f"{len(df):,} row(s) in {result.elapsed_s:.2f} s"
-        if result.truncated:
+        if result.stopped_by == "bytes":
+            note += (f" — stopped at {MAX_RESULT_BYTES >> 20} MB of results; select fewer or shorter columns "
+                     "to see the rest")
+        elif result.truncated:
             note += f" — stopped at the row limit of {MAX_ROWS:,}; add a LIMIT or a filter to see the rest"
         st.caption(note)
         st.dataframe(df, hide_index=True, key="console_result")

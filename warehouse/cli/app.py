@@ -26,8 +26,8 @@ over the documented views in schema v1 (`moewh views list`).
 The database is --db PATH, else $MOEWH_DB, else ./{DEFAULT_DB}.
 
 Exit codes: 0 success; 1 the command ran and found problems (layout overlaps, failed runs in
-a batch); 2 bad input or usage (unreadable file, bad SQL); 3 database locked, missing or
-written by a newer version.
+a batch); 2 bad input or usage (unreadable, hostile or special file, bad or refused SQL); 3
+database or environment (locked, missing, written by a newer version, disk full, read-only).
 """
 
 def _listed(*order: str) -> type[TyperGroup]:

@@ -10,6 +10,8 @@ import json
 import math
 import sys
 import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,30 +60,71 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def render_table(table: pa.Table) -> str:
-    names = table.column_names
-    rows = [[_cell(v) for v in row.values()] for row in table.to_pylist()]
-    widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
+# The text table's column widths come from the header and the first rows; later, wider cells
+# push their line out instead of holding the whole result in memory to measure it.
+TABLE_WIDTH_ROWS = 1000
+
+
+def _table_lines(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[str]:
+    names = schema.names
     numeric = [pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type)
-               for f in table.schema]
+               for f in schema]
+    rows = (list(map(_cell, row.values())) for batch in batches for row in batch.to_pylist())
+    first: list[list[str]] = []
+    for r in rows:
+        first.append(r)
+        if len(first) >= TABLE_WIDTH_ROWS:
+            break
+    widths = [max([len(n)] + [len(r[i]) for r in first]) for i, n in enumerate(names)]
 
     def line(cells: list[str]) -> str:
         return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric, strict=True)).rstrip()
 
-    out = [line(names), "  ".join("-" * w for w in widths)]
-    out += [line(r) for r in rows]
-    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
-    return "\n".join(out) + "\n"
+    yield line(names)
+    yield "  ".join("-" * w for w in widths)
+    n = 0
+    for r in _chain(first, rows):
+        n += 1
+        yield line(r)
+    yield f"({n} row{'s' if n != 1 else ''})"
+
+
+def _chain(first: list, rest: Iterator) -> Iterator:
+    yield from first
+    yield from rest
+
+
+def _csv_chunks(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[str]:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(schema.names)
+    for batch in batches:
+        for row in batch.to_pylist():
+            # Floats in full (shortest round-trip) precision: CSV is for other programs, not eyes.
+            writer.writerow(["" if v is None else repr(v) if isinstance(v, float) else _cell(v) for v in row.values()])
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+    yield buf.getvalue()
+
+
+def _json_chunks(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[str]:
+    yield "["
+    sep = ""
+    for batch in batches:
+        parts = [json.dumps({k: _json_value(v) for k, v in row.items()}, allow_nan=False) for row in batch.to_pylist()]
+        if parts:
+            yield sep + ", ".join(parts)
+            sep = ", "
+    yield "]\n"
+
+
+def render_table(table: pa.Table) -> str:
+    return "\n".join(_table_lines(table.schema, table.to_batches())) + "\n"
 
 
 def render_csv(table: pa.Table) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(table.column_names)
-    for row in table.to_pylist():
-        # Floats in full (shortest round-trip) precision: CSV is for other programs, not eyes.
-        writer.writerow(["" if v is None else repr(v) if isinstance(v, float) else _cell(v) for v in row.values()])
-    return buf.getvalue()
+    return "".join(_csv_chunks(table.schema, table.to_batches()))
 
 
 def _json_value(value: Any) -> Any:
@@ -96,8 +139,7 @@ def _json_value(value: Any) -> Any:
 
 
 def render_json(table: pa.Table) -> str:
-    rows = [{k: _json_value(v) for k, v in row.items()} for row in table.to_pylist()]
-    return json.dumps(rows, indent=None, allow_nan=False) + "\n"
+    return "".join(_json_chunks(table.schema, table.to_batches()))
 
 
 def check_format(fmt: str, output: str | Path | None = None) -> None:
@@ -110,14 +152,35 @@ def check_format(fmt: str, output: str | Path | None = None) -> None:
 
 def emit(table: pa.Table, fmt: str = "table", output: str | Path | None = None) -> None:
     """Write ``table`` in ``fmt`` to ``output`` (a path) or stdout."""
+    emit_stream(table.schema, table.to_batches(), fmt, output)
+
+
+@contextmanager
+def _text_out(output: str | Path | None):
+    if output is None:
+        yield sys.stdout
+        sys.stdout.flush()
+    else:
+        with open(output, "w", encoding="utf-8") as f:
+            yield f
+
+
+def emit_stream(schema: pa.Schema, batches: Iterable[pa.RecordBatch], fmt: str = "table",
+                output: str | Path | None = None) -> None:
+    """Write the batches in ``fmt`` to ``output`` (a path) or stdout as they arrive: memory is
+    bounded by a batch (and the table format's first rows), not by the result."""
     check_format(fmt, output)
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        pq.write_table(table, str(output))
+        with pq.ParquetWriter(str(output), schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
         return
-    text = {"table": render_table, "csv": render_csv, "json": render_json}[fmt](table)
-    if output is None:
-        sys.stdout.write(text)
+    if fmt == "table":
+        chunks = (line + "\n" for line in _table_lines(schema, batches))
     else:
-        Path(output).write_text(text)
+        chunks = {"csv": _csv_chunks, "json": _json_chunks}[fmt](schema, batches)
+    with _text_out(output) as out:
+        for chunk in chunks:
+            out.write(chunk)

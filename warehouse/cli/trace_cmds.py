@@ -13,6 +13,7 @@ from ..db.lookup import resolve_model
 from ..db.store import open_store
 from ..errors import EXIT_FINDINGS, UsageError
 from ..formats.trace import op_tables
+from ..formats.trace.detect import FORMATS as TRACE_FORMATS
 from ..ingest.experiments import ingest_dir
 from ..ingest.traces import ingest_trace, open_source
 from .app import ingest_app, state
@@ -113,6 +114,8 @@ def ingest_trace_cmd(
     op_table: str = typer.Option(None, "--op-table", metavar="NAME", help=OP_TABLE_HELP),
     experts_used: int = typer.Option(None, "--experts-used", metavar="K", help=EXPERTS_USED_HELP),
     replace: bool = typer.Option(False, "--replace", help="Ingest again even if the run is already there."),
+    fmt: str = typer.Option(None, "--format", metavar="FORMAT",
+                            help=f"Record layout, when detection cannot tell: {' | '.join(TRACE_FORMATS)}."),
 ) -> None:
     """Load one trace as one run: records, sources, expert ids, passes, selections, anomalies.
 
@@ -128,7 +131,9 @@ def ingest_trace_cmd(
       moewh ingest trace run1/tensor_trace.bin --model gpt-oss-20b --domain code --tag source=real
     """
     tags = _tags(tag)
-    source = open_source(path, op_table)  # bad input is refused before the database is opened
+    if fmt is not None and fmt not in TRACE_FORMATS:
+        raise UsageError(f"--format {fmt!r}: choose one of {', '.join(TRACE_FORMATS)}")
+    source = open_source(path, op_table, fmt)  # bad input is refused before the database is opened
     bar = _progress_for(source.path, path.name)
     try:
         with open_store(state.db) as store, store.transaction() as con:
@@ -183,6 +188,8 @@ def ingest_dir_cmd(
         outcomes = ingest_dir(store, path, model_id=model_id, experts_used=experts_used, op_table=op_table,
                               tags=tags, replace=replace, on_run=on_run)
     sys.stderr.write("\n")
+    for note in dict.fromkeys(n for o in outcomes for n in o.run.notes):  # each file's note once
+        typer.echo(f"note: {note}", err=True)
     import pyarrow as pa
 
     rows = {"run": [], "status": [], "run_id": [], "records": [], "passes": [], "note": []}

@@ -21,13 +21,16 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from ..db import store
+from ..db import readonly, store
 from ..db.sqlfiles import load_sql
 from ..errors import DatabaseError, DatabaseLocked
 from ..paths import default_db
 
-# Configuration shared by every dashboard connection (see the module doc for why shared).
-READ_CONFIG = {"enable_external_access": False, "lock_configuration": True}
+# Configuration shared by every dashboard connection (see the module doc for why shared):
+# the guarded read-only configuration, within a memory limit, so that one console query of a
+# browser tab cannot take the machine's memory (the dashboard's own queries need far less).
+MEMORY_LIMIT = "2GB"
+READ_CONFIG = readonly.config(memory_limit=MEMORY_LIMIT)
 
 
 class DashboardError(Exception):

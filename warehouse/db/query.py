@@ -1,11 +1,16 @@
-"""Read-only SQL over the warehouse, with bound parameters."""
+"""`moewh query`: read-only SQL over the warehouse, with bound parameters, streamed.
+
+The statement guards and the connection's configuration are ``readonly``'s, the same as the
+dashboard console's; this module adds opening the warehouse (upgrading an old one first).
+"""
 
 from __future__ import annotations
 
-import duckdb
-import pyarrow as pa
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from ..errors import UsageError
+from . import readonly
 from .store import open_store
 
 
@@ -27,9 +32,24 @@ def parse_params(pairs: list[str]) -> dict[str, object]:
     return params
 
 
-def run_query(db: str, sql: str, params: dict[str, object] | None = None) -> pa.Table:
-    with open_store(db, read_only=True) as store:
-        try:
-            return store.con.sql(sql, params=params or None).to_arrow_table()
-        except duckdb.Error as exc:
-            raise UsageError(f"query failed: {exc}") from None
+@contextmanager
+def query_stream(db: str, sql: str, params: dict[str, object] | None = None, *, allow_files: bool = False,
+                 max_rows: int | None = None, timeout_s: float | None = None,
+                 batch_rows: int = 4096) -> Iterator[readonly.Stream]:
+    """Run ``sql`` read-only; yields the ``readonly.Stream`` of its batches while the warehouse is open.
+
+    The statement is checked before the warehouse is opened, so a refused one never waits
+    for a lock.
+    """
+    readonly.check_statement(sql)
+    with open_store(db, read_only=True, config=readonly.config(allow_files=allow_files)) as store:
+        yield readonly.stream(store.con, sql, params, batch_rows=batch_rows, max_rows=max_rows,
+                              timeout_s=timeout_s)
+
+
+def run_query(db: str, sql: str, params: dict[str, object] | None = None, **limits):
+    """The whole result of ``sql`` as one Arrow table (for small results; the CLI streams)."""
+    import pyarrow as pa
+
+    with query_stream(db, sql, params, **limits) as result:
+        return pa.Table.from_batches(list(result.batches), schema=result.schema)

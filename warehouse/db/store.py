@@ -60,12 +60,26 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in text and ("conflicting" in text or "could not set" in text)
 
 
+def lock_timeout() -> float:
+    """Seconds to wait for another process's lock: $MOEWH_LOCK_TIMEOUT, else the default."""
+    raw = os.environ.get(LOCK_TIMEOUT_ENV)
+    if raw is None or not raw.strip():
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1e9:  # also refuses nan and inf
+        raise DatabaseError(f"{LOCK_TIMEOUT_ENV} is {raw[:40]!r}; give a number of seconds, e.g. 30")
+    return value
+
+
 def connect(path: str, read_only: bool, timeout: float | None = None,
             config: dict | None = None) -> duckdb.DuckDBPyConnection:
     """A connection to ``path``, waiting up to ``timeout`` seconds (default $MOEWH_LOCK_TIMEOUT)
     for another process's lock; raises DatabaseLocked after that, DatabaseError otherwise."""
     if timeout is None:
-        timeout = float(os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT))
+        timeout = lock_timeout()
     deadline = time.monotonic() + timeout
     told = False
     while True:
@@ -73,7 +87,7 @@ def connect(path: str, read_only: bool, timeout: float | None = None,
             return duckdb.connect(path, read_only=read_only, config=config or {})
         except duckdb.IOException as exc:
             if not _is_lock_error(exc):
-                raise DatabaseError(f"{path}: cannot open database: {exc}") from None
+                raise DatabaseError(_write_problem(path, exc) or f"{path}: cannot open database: {exc}") from None
             if time.monotonic() >= deadline:
                 raise DatabaseLocked(
                     f"{path}: database is in use by another process; gave up after {timeout:g} s "
@@ -142,6 +156,21 @@ def _upgrade(con: duckdb.DuckDBPyConnection, path: str) -> None:
         raise DatabaseError(f"{path}: schema upgrade failed: {exc}") from None
 
 
+def _write_problem(path: str, exc: Exception) -> str | None:
+    """One line for a write the file system refused (disk full, read-only), else None.
+
+    DuckDB writes the WAL before it touches the database file, so a refused commit leaves the
+    file as it was: the run is not there, and the warehouse opens as before.
+    """
+    text = str(exc)
+    where = os.path.dirname(os.path.abspath(path)) or "."
+    if "No space left" in text or "ENOSPC" in text:
+        return f"{path}: nothing was written: no space left on {where} (free some space and run the command again)"
+    if "Read-only file system" in text or "Permission denied" in text:
+        return f"{path}: nothing was written: {where} is not writable (the database and its .wal file must be)"
+    return None
+
+
 class Store:
     """An open warehouse. Use ``transaction()`` around every change a command makes."""
 
@@ -155,11 +184,22 @@ class Store:
         self.con.begin()
         try:
             yield self.con
-        except BaseException:
-            self.con.rollback()
+        except BaseException as exc:
+            try:
+                self.con.rollback()
+            except duckdb.Error:
+                pass  # a failed write may have ended the transaction already; nothing was committed
+            if isinstance(exc, duckdb.Error) and (problem := _write_problem(self.path, exc)):
+                raise DatabaseError(problem) from None
             raise
         else:
-            self.con.commit()
+            try:
+                self.con.commit()
+            except duckdb.Error as exc:
+                problem = _write_problem(self.path, exc)
+                if problem is None:
+                    raise
+                raise DatabaseError(problem) from None
 
     def close(self) -> None:
         self.con.close()
@@ -171,17 +211,19 @@ class Store:
         self.close()
 
 
-def open_store(path: str | os.PathLike, read_only: bool = False, timeout: float | None = None) -> Store:
+def open_store(path: str | os.PathLike, read_only: bool = False, timeout: float | None = None,
+               config: dict | None = None) -> Store:
     """Open (and for writers create or upgrade) the warehouse at ``path``.
 
     A reader of an old database upgrades it through a short write connection first, so that
-    saved queries always see the current views.
+    saved queries always see the current views. ``config`` (readers only) is the DuckDB
+    configuration of the connection returned, e.g. ``readonly.config()``.
     """
     path = str(path)
     if read_only:
         if not os.path.exists(path):
             raise DatabaseError(f"{path}: no warehouse here yet; create one with `moewh ingest demo` or `moewh ingest model FILE`")
-        con = connect(path, read_only=True, timeout=timeout)
+        con = connect(path, read_only=True, timeout=timeout, config=config)
         if not _needs_upgrade(con, path):
             return Store(con, path, read_only=True)
         con.close()
@@ -190,7 +232,7 @@ def open_store(path: str | os.PathLike, read_only: bool = False, timeout: float 
             _upgrade(writer, path)
         finally:
             writer.close()
-        return Store(connect(path, read_only=True, timeout=timeout), path, read_only=True)
+        return Store(connect(path, read_only=True, timeout=timeout, config=config), path, read_only=True)
 
     con = connect(path, read_only=False, timeout=timeout)
     try:

@@ -11,7 +11,6 @@ stop or spoil the others.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,8 @@ import duckdb
 
 from ..db.store import Store
 from ..errors import InputError, WarehouseError
+from ..formats.jsonfile import read_json
+from ..formats.limits import INT32_MAX
 from ..formats.trace.token_json import token_files
 from .traces import RunResult, ingest_trace, open_source
 
@@ -50,7 +51,7 @@ class Outcome:
 
 def _is_run(folder: Path) -> Path | None:
     trace = folder / "tensor_trace.bin"
-    if trace.is_file():
+    if os.path.lexists(trace):  # a FIFO or a broken link here is refused when the run is opened
         return trace
     traces = folder / "traces"
     if traces.is_dir() and token_files(traces):
@@ -58,12 +59,48 @@ def _is_run(folder: Path) -> Path | None:
     return None
 
 
-def _load_json(path: Path, notes: list[str]):
+def _load_json(path: Path, notes: list[str], shape: dict[str, type]):
+    """The document of a metadata file, or None (with a note) when it is unreadable or when its
+    top level or one of the ``shape`` keys has the wrong type; the other runs go on."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        notes.append(f"{path}: ignored, not readable JSON ({exc})")
+        doc = read_json(path, "metadata file")
+    except InputError as exc:
+        notes.append(f"{exc}; file ignored")
         return None
+    if not isinstance(doc, dict):
+        notes.append(f"{path}: ignored, the top level is {_kind(doc)}, not an object")
+        return None
+    for key, kind in shape.items():
+        if doc.get(key) is not None and not isinstance(doc[key], kind):
+            notes.append(f"{path}: ignored, {key!r} is {_kind(doc[key])}, not {_kind(kind())}")
+            return None
+    return doc
+
+
+def _kind(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _text(doc: dict, key: str, path: Path, notes: list[str]) -> str | None:
+    value = doc.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    notes.append(f"{path}: {key!r} is {_kind(value)}, not a string; ignored")
+    return None
+
+
+def _count(doc: dict, key: str, path: Path, notes: list[str]) -> int | None:
+    value = doc.get(key)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= INT32_MAX:
+        return value
+    shown = _kind(value) if not isinstance(value, int) or isinstance(value, bool) else f"{value}, out of range"
+    notes.append(f"{path}: {key!r} is {shown}, not a token count; ignored")
+    return None
 
 
 # How far above the given root to look for the tool folder's prompts.json / settings.json:
@@ -81,7 +118,7 @@ def _meta_files(folder: Path, root: Path) -> dict[str, list[Path]]:
     stop = above[min(META_LEVELS_ABOVE_ROOT, len(above)) - 1] if above else root
     for d in chain:
         for name in META_FILES:
-            if (d / name).is_file():
+            if os.path.lexists(d / name) and not (d / name).is_dir():
                 found[name].append(d / name)
         if d == stop:
             break
@@ -91,38 +128,39 @@ def _meta_files(folder: Path, root: Path) -> dict[str, list[Path]]:
 def _describe(folder: Path, trace: Path, root: Path) -> RunFolder:
     run = RunFolder(folder=folder, trace=trace, name=folder.name)
     meta = _meta_files(folder, root)
+    notes = run.notes
     for path in meta["prompts.json"]:
-        doc = _load_json(path, run.notes)
-        if not isinstance(doc, dict):
+        doc = _load_json(path, notes, {"prompts": list})
+        if doc is None:
             continue
         for p in doc.get("prompts") or []:
             if isinstance(p, dict) and str(p.get("id")) == folder.name:
-                run.experiment = run.experiment or doc.get("experiment_name")
-                run.domain = run.domain or p.get("domain")
-                run.prompt = run.prompt or p.get("prompt")
-                if run.n_predict is None and isinstance(p.get("n_predict"), int):
-                    run.n_predict = p["n_predict"]
+                run.experiment = run.experiment or _text(doc, "experiment_name", path, notes)
+                run.domain = run.domain or _text(p, "domain", path, notes)
+                run.prompt = run.prompt or _text(p, "prompt", path, notes)
+                if run.n_predict is None:
+                    run.n_predict = _count(p, "n_predict", path, notes)
                 break
     for path in meta["settings.json"]:
-        doc = _load_json(path, run.notes)
-        exp = doc.get("experiment") if isinstance(doc, dict) else None
-        if isinstance(exp, dict):
-            run.prompt = run.prompt or exp.get("prompt")
-            if run.n_predict is None and isinstance(exp.get("tokens_to_generate"), int):
-                run.n_predict = exp["tokens_to_generate"]
+        doc = _load_json(path, notes, {"experiment": dict})
+        exp = doc.get("experiment") if doc is not None else None
+        if exp:
+            run.prompt = run.prompt or _text(exp, "prompt", path, notes)
+            if run.n_predict is None:
+                run.n_predict = _count(exp, "tokens_to_generate", path, notes)
     for path in meta["summary.json"]:
-        doc = _load_json(path, run.notes)
-        if not isinstance(doc, dict):
+        doc = _load_json(path, notes, {"domains": list})
+        if doc is None:
             continue
-        run.experiment = run.experiment or doc.get("experiment")
+        run.experiment = run.experiment or _text(doc, "experiment", path, notes)
         for d in doc.get("domains") or []:
             if isinstance(d, dict) and str(d.get("id")) == folder.name:
-                if run.n_predict is None and isinstance(d.get("tokens"), int):
-                    run.n_predict = d["tokens"]
+                if run.n_predict is None:
+                    run.n_predict = _count(d, "tokens", path, notes)
     if run.experiment is None and folder != root:
         run.experiment = folder.parent.name
     layout = folder / "memory-map.json"
-    run.layout = layout if layout.is_file() else None
+    run.layout = layout if os.path.lexists(layout) else None
     if run.experiment:
         run.name = f"{run.experiment}/{folder.name}"
     return run

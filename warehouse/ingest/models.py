@@ -25,15 +25,17 @@ from ..db import catalog
 from ..db.sqlfiles import ident, load_sql, render_sql
 from ..errors import InputError
 from ..formats.gguf.expert_permutation import file_permutations
-from ..formats.gguf.layout import GGUFLayout, read_gguf_layout
+from ..formats.gguf.layout import GGUFLayout, ggml_type, read_gguf_layout
 from ..formats.layout.detect import read_layout_file
 from ..formats.layout.entries import LegacyLayout, split_name
+from ..formats.limits import INT32_MAX, INT64_MAX, MAX_EXPERTS, MAX_LAYER, MAX_LAYOUT_ROWS
 from .arrow_columns import insert_schema, rows_table
 
 MODEL_ID_DIGITS = 16
 DEFAULT_ALIGNMENT = 32
 
-_BLOCK = re.compile(r"^blk\.(\d+)\.(.+)$")
+_BLOCK = re.compile(r"^blk\.(\d{1,5})\.(.+)$")
+_ANY_BLOCK = re.compile(r"^blk\.(\d+)\.")
 _SUFFIX = re.compile(r"\.(weight|bias)$")
 
 
@@ -103,6 +105,44 @@ def _row(model_id, name, base, expert, dims, ggml_type, start, size, file_index)
     }
 
 
+def check_layer_name(path, name: str, record: int | None = None) -> None:
+    """Refuse a ``blk.N.`` name whose layer number no model can have (before ``describe``)."""
+    m = _ANY_BLOCK.match(name)
+    if m and (len(m.group(1)) > 5 or int(m.group(1)) > MAX_LAYER):
+        digits = m.group(1) if len(m.group(1)) <= 12 else m.group(1)[:9] + "..."
+        raise InputError(path, f"tensor {_shown(name)}: layer number {digits} is above {MAX_LAYER}", record=record)
+
+
+def split_count(path, base: str, dims, size: int, n_experts: int | None, min_slice: int,
+                record: int | None = None) -> int:
+    """Rows one whole tensor becomes under the splitting rule (1, or ``n_experts``), refusing a
+    split that cannot be real: slices of zero bytes or smaller than one ggml block."""
+    if not (is_expert_split(base, dims, n_experts) and size % n_experts == 0):
+        return 1
+    if size // n_experts < max(min_slice, 1):
+        raise InputError(path, f"tensor {_shown(base)}: {size} bytes split into {n_experts} experts gives "
+                         f"slices of {size // n_experts} bytes, less than one block ({max(min_slice, 1)} bytes)",
+                         record=record)
+    return n_experts
+
+
+def _check_rows(path, n_rows: int) -> None:
+    if n_rows > MAX_LAYOUT_ROWS:
+        raise InputError(path, f"the layout would have {n_rows:,} rows (tensors and expert slices); no real "
+                         f"model has more than {MAX_LAYOUT_ROWS:,}")
+
+
+def _fact(path, value: int | None, what: str, maximum: int, offset: int | None = None) -> int | None:
+    """A count the model row stores, refused when it is negative or beyond ``maximum``."""
+    if value is not None and not 0 <= value <= maximum:
+        raise InputError(path, f"{what} is {value}, not in [0, {maximum}]", offset=offset)
+    return value
+
+
+def _shown(name: str) -> str:
+    return repr(name) if len(name) <= 80 else repr(name[:77] + "...")
+
+
 def split_rows(model_id: str, base: str, dims, ggml_type, start: int, size: int, file_index: int,
                n_experts: int | None, expert_ids: list[int] | None = None) -> list[dict]:
     """Rows of one whole tensor: one, or one per expert slice under the splitting rule.
@@ -133,19 +173,30 @@ def decode_gguf(path: str | os.PathLike, name: str | None = None) -> DecodedLayo
     path = Path(path)
     layout: GGUFLayout = read_gguf_layout(path)
     model_id = layout.fingerprint[:MODEL_ID_DIGITS]
-    n_experts = layout.arch_int("expert_count")
+
+    def fact(suffix: str, maximum: int) -> int | None:
+        key = f"{layout.architecture}.{suffix}"
+        entry = layout.get(key)
+        return _fact(path, layout.arch_int(suffix), f"metadata {key!r}", maximum, entry and entry.offset)
+
+    n_experts = fact("expert_count", MAX_EXPERTS)
     model = dict(
         model_id=model_id, fingerprint=layout.fingerprint, model_name=name or path.name, source_kind="gguf",
         source_path=str(path.resolve()), file_name=path.name, file_size_bytes=layout.file_size,
         gguf_version=layout.version, architecture=layout.architecture,
-        n_layers=layout.arch_int("block_count"), n_experts=n_experts,
-        n_experts_used=layout.arch_int("expert_used_count"), n_embd=layout.arch_int("embedding_length"),
-        n_vocab=layout.n_vocab, data_offset=layout.data_offset, alignment=layout.alignment,
-        n_tensors=len(layout.tensors), inferred=[],
+        n_layers=fact("block_count", MAX_LAYER + 1), n_experts=n_experts,
+        n_experts_used=fact("expert_used_count", MAX_EXPERTS), n_embd=fact("embedding_length", INT64_MAX),
+        n_vocab=_fact(path, layout.n_vocab, "the vocabulary size", INT64_MAX),
+        data_offset=layout.data_offset, alignment=layout.alignment, n_tensors=len(layout.tensors), inferred=[],
     )
     metadata = [{"model_id": model_id, "key": m.key, "value_type": m.value_type, "value": _render(m),
                  "value_length": m.value_length, "array_type": m.array_type, "array_length": m.array_length}
                 for m in layout.metadata]
+    n_rows = 0
+    for t in layout.tensors:
+        check_layer_name(path, t.name)
+        n_rows += split_count(path, t.name, t.dims, t.size_bytes, n_experts, ggml_type(t.type_id).type_size)
+    _check_rows(path, n_rows)
     # a repacked file's slices are named and numbered by their original experts
     perms = file_permutations({m.key: m.value for m in layout.metadata}, model["n_layers"] or 0, n_experts or 0,
                               path)
@@ -176,8 +227,14 @@ def decode_layout_file(path: str | os.PathLike, name: str | None = None) -> Deco
     seen: set[str] = set()
     for e in legacy.entries:
         if e.name in seen:
-            raise InputError(path, f"tensor {e.name!r} is listed twice", record=e.record)
+            raise InputError(path, f"tensor {_shown(e.name)} is listed twice", record=e.record)
         seen.add(e.name)
+        check_layer_name(path, e.name, e.record)
+        if e.offset_start + e.size_bytes > INT64_MAX:
+            raise InputError(path, f"tensor {_shown(e.name)} ends past byte 2^63", record=e.record)
+        if e.expert_id is not None and e.expert_id >= MAX_EXPERTS:
+            raise InputError(path, f"tensor {_shown(e.name)}: expert id {e.expert_id} is not below {MAX_EXPERTS}",
+                             record=e.record)
         order.setdefault(split_name(e.name)[0], len(order))
 
     slice_ids = [e.expert_id for e in legacy.entries if e.expert_id is not None]
@@ -186,12 +243,22 @@ def decode_layout_file(path: str | os.PathLike, name: str | None = None) -> Deco
     else:  # unsplit 3-D expert weights say it in their last dimension
         n_experts = next((e.dims[-1] for e in legacy.entries
                           if "_exps" in e.name and e.dims is not None and len(e.dims) == 3), None)
+    if n_experts is not None and n_experts > MAX_EXPERTS:
+        raise InputError(path, f"expert weights whose last dimension is {n_experts} would mean {n_experts:,} "
+                         f"experts; more than {MAX_EXPERTS:,} cannot be real")
     infer("n_experts", n_experts)
     layers = [e.layer_id for e in legacy.entries if e.layer_id is not None]
     infer("n_layers", max(layers) + 1 if layers else None)
+    for key, maximum in (("n_layers", MAX_LAYER + 1), ("n_experts", MAX_EXPERTS), ("n_embd", INT64_MAX),
+                         ("n_vocab", INT64_MAX), ("data_offset", INT64_MAX), ("alignment", INT32_MAX),
+                         ("file_size_bytes", INT64_MAX)):
+        _fact(path, facts.get(key), key, maximum)
     infer("data_offset", min(e.offset_start for e in legacy.entries))
     infer("alignment", DEFAULT_ALIGNMENT)
 
+    _check_rows(path, sum(
+        split_count(path, e.name, e.dims, e.size_bytes, facts.get("n_experts"), 1, e.record)
+        if split_name(e.name)[1] is None and e.expert_id is None else 1 for e in legacy.entries))
     tensors: list[dict] = []
     for e in legacy.entries:
         base, expert = split_name(e.name)

@@ -28,6 +28,7 @@ from ..db import catalog
 from ..db.sqlfiles import ident, load_sql, render_sql
 from ..errors import InputError, UsageError
 from ..formats.trace import op_tables
+from ..formats.trace.clock import ThreadClock
 from ..formats.trace.detect import TOKEN_JSON, TRACE_256, TRACE_1024, detect
 from ..formats.trace.legacy import LEGACY_RECORD_DTYPE, to_records
 from ..formats.trace.records import (
@@ -178,12 +179,12 @@ class JsonSource(TraceSource):
             base += len(rec)
 
 
-def open_source(path: str | os.PathLike, op_table: str | None = None) -> TraceSource:
-    """Detect the format of ``path`` and open it; JSON is parsed here, so bad input is refused
-    before any database work starts."""
+def open_source(path: str | os.PathLike, op_table: str | None = None, fmt: str | None = None) -> TraceSource:
+    """Detect the format of ``path`` (or take ``fmt``) and open it; JSON is parsed here, so bad
+    input is refused before any database work starts."""
     if op_table is not None and op_table not in op_tables.TABLES:
         raise UsageError(f"unknown op table {op_table!r}; known: {', '.join(op_tables.TABLES)}")
-    found = detect(path)
+    found = detect(path, fmt)
     if found.format == TOKEN_JSON:
         source = JsonSource(found.path, found.files, op_table or op_tables.DEFAULT_TABLE)
         source._records()
@@ -297,6 +298,7 @@ def ingest_trace(
     expert_codes: Counter[int] = Counter()
     exps_codes: Counter[int] = Counter()
     n_records = 0
+    clock = ThreadClock()
     for record_ids, rec in source.chunks(progress):
         starts = pass_starts(rec)
         if pass_counter is None:
@@ -307,7 +309,7 @@ def ingest_trace(
         pass_ids = pass_counter + np.cumsum(starts)
         pass_counter = int(pass_ids[-1])
         batch_ids.update(zip(pass_ids[starts].tolist(), pass_facts.index_ids(rec, starts).tolist(), strict=True))
-        decoded = decode_chunk(run_id, rec, record_ids, pass_ids, ops, n_experts)
+        decoded = decode_chunk(run_id, rec, record_ids, pass_ids, ops, n_experts, clock)
         for target, rows in (("records", decoded.records), ("sources", decoded.sources),
                              ("record_experts", decoded.experts), ("anomalies", decoded.anomalies)):
             _append(con, target, rows, columns[target])

@@ -29,6 +29,8 @@
 -- @column op_table_mismatch       1 when the run's op table fails the plausibility check as a whole.
 -- @column unknown_memory_source   Records with a source neither DISK nor BUFFER.
 -- @column unknown_phase           Records whose phase is neither PROMPT nor GENERATE.
+-- @column timestamp_out_of_range  Records whose timestamp is above 2^63 - 1 (stored as 2^63 - 1).
+-- @column timestamp_backwards     Records stamped earlier than the previous record of the same thread.
 -- @column disk_sources            Source slots reading model weights (DISK).
 -- @column unmatched_disk_sources  DISK sources whose offset is the start of no tensor of the layout; NULL without a layout.
 -- @column unknown_disk_offsets    DISK sources with offset 0 (unknown).
@@ -45,7 +47,9 @@ WITH anomaly_counts AS (
         COUNT(CASE WHEN kind = 'implausible_op' THEN 1 END) AS implausible_op,
         COUNT(CASE WHEN kind = 'op_table_mismatch' THEN 1 END) AS op_table_mismatch,
         COUNT(CASE WHEN kind = 'unknown_memory_source' THEN 1 END) AS unknown_memory_source,
-        COUNT(CASE WHEN kind = 'unknown_phase' THEN 1 END) AS unknown_phase
+        COUNT(CASE WHEN kind = 'unknown_phase' THEN 1 END) AS unknown_phase,
+        COUNT(CASE WHEN kind = 'timestamp_out_of_range' THEN 1 END) AS timestamp_out_of_range,
+        COUNT(CASE WHEN kind = 'timestamp_backwards' THEN 1 END) AS timestamp_backwards
     FROM anomalies
     GROUP BY run_id
 ),
@@ -98,6 +102,8 @@ SELECT
     COALESCE(a.op_table_mismatch, 0) AS op_table_mismatch,
     COALESCE(a.unknown_memory_source, 0) AS unknown_memory_source,
     COALESCE(a.unknown_phase, 0) AS unknown_phase,
+    COALESCE(a.timestamp_out_of_range, 0) AS timestamp_out_of_range,
+    COALESCE(a.timestamp_backwards, 0) AS timestamp_backwards,
     COALESCE(d.disk_sources, 0) AS disk_sources,
     CASE WHEN r.model_id IS NULL THEN NULL ELSE COALESCE(d.unmatched, 0) END AS unmatched_disk_sources,
     COALESCE(d.unknown_offsets, 0) AS unknown_disk_offsets

@@ -23,10 +23,12 @@ from typing import Any
 from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFValueType
 
 from ...errors import InputError
+from ..files import check_regular
 
 MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
 DEFAULT_ALIGNMENT = 32
+MAX_ALIGNMENT = 1 << 30  # stored as INTEGER; real files use 32 or a page size
 MAX_DIMS = 4  # GGML_MAX_DIMS
 MAX_STRING_VALUE = 65536  # longer metadata strings are stored truncated (value_length keeps the truth)
 
@@ -275,6 +277,8 @@ def _alignment(path: str, entry: MetadataEntry | None) -> int:
     a = int(entry.value)
     if a <= 0 or a & (a - 1):
         raise InputError(path, f"general.alignment {a} is not a power of two", offset=entry.offset)
+    if a > MAX_ALIGNMENT:
+        raise InputError(path, f"general.alignment {a} is implausible (more than {MAX_ALIGNMENT})", offset=entry.offset)
     return a
 
 
@@ -305,6 +309,7 @@ def read_gguf_layout(path: str | os.PathLike) -> GGUFLayout:
     """Decode the layout of the GGUF file at ``path`` (see the module doc)."""
     path = Path(path)
     where = str(path)
+    check_regular(path, "GGUF model")
     try:
         f = open(path, "rb")
     except OSError as exc:
@@ -340,7 +345,13 @@ def _decode(mm: mmap.mmap, size: int, path: Path) -> GGUFLayout:
         cur.fail(f"absurd metadata count {n_kv}: the file has only {remaining} bytes after the header", 16)
 
     metadata = [_read_kv(cur, i) for i in range(n_kv)]
-    by_key = {m.key: m for m in metadata}
+    by_key: dict[str, MetadataEntry] = {}
+    for m in metadata:
+        if m.key in by_key:
+            # Readers disagree on which value wins (llama.cpp refuses the file), so neither is kept.
+            raise InputError(where, f"metadata key {m.key!r} appears twice (first at byte offset "
+                             f"{by_key[m.key].offset})", offset=m.offset)
+        by_key[m.key] = m
     alignment = _alignment(where, by_key.get("general.alignment"))
 
     raw = [_read_tensor_info(cur, i) for i in range(n_tensors)]

@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_SLICE = re.compile(r"^(?P<base>.+)\[(?P<e>\d+)\]$")
+# At most 9 digits: a longer index is no expert slice (and int() of it could not fail on length).
+_SLICE = re.compile(r"^(?P<base>.+)\[(?P<e>\d{1,9})\]$")
 
 
 @dataclass(frozen=True)

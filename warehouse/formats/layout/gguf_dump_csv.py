@@ -19,15 +19,17 @@ import re
 from pathlib import Path
 
 from ...errors import InputError
+from ..limits import INT64_MAX, MAX_LAYER
 from .entries import LayoutEntry, LegacyLayout, split_name
 
 HEADER_PREFIX = "tensor_name,file_offset,size_bytes,layer_id,component_type"
 FULL_COLUMNS = HEADER_PREFIX.split(",") + ["n_dims", "dim0", "dim1", "dim2", "dim3"]
 SHORT_COLUMNS = HEADER_PREFIX.split(",")
 
-_DATA_START = re.compile(r"Data section starts at:\s*(\d+)\s*bytes(?:\s*\(aligned to\s*(\d+)\s*bytes\))?")
-_FILE_SIZE = re.compile(r"File size:\s*(\d+)\s*bytes")
-_TENSORS = re.compile(r"^Tensors:\s*(\d+)\s*$")
+# At most 18 digits: every such number fits the BIGINT columns the facts are stored in.
+_DATA_START = re.compile(r"Data section starts at:\s*(\d{1,18})\s*bytes(?:\s*\(aligned to\s*(\d{1,9})\s*bytes\))?")
+_FILE_SIZE = re.compile(r"File size:\s*(\d{1,18})\s*bytes")
+_TENSORS = re.compile(r"^Tensors:\s*(\d{1,9})\s*$")
 
 
 def find_header(data: bytes) -> int | None:
@@ -40,14 +42,30 @@ def find_header(data: bytes) -> int | None:
     return None
 
 
-def _int(path: Path, line: int, column: str, text: str, minimum: int = 0) -> int:
+def _int(path: Path, line: int, column: str, text: str, minimum: int = 0, maximum: int = INT64_MAX) -> int:
+    text = text.strip()
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    # Length first: int() refuses more than 4,300 digits with an error of its own.
+    if len(text) > 20:
+        raise InputError(path, f"line {line}: {column} is {shown!r}, not an integer in [{minimum}, {maximum}]")
     try:
-        value = int(text.strip())
+        value = int(text)
     except ValueError:
-        raise InputError(path, f"line {line}: {column} is {text!r}, not an integer") from None
-    if value < minimum:
-        raise InputError(path, f"line {line}: {column} is {value}, below {minimum}")
+        raise InputError(path, f"line {line}: {column} is {shown!r}, not an integer") from None
+    if not minimum <= value <= maximum:
+        raise InputError(path, f"line {line}: {column} is {value}, not in [{minimum}, {maximum}]")
     return value
+
+
+def _rows(path: Path, body: io.StringIO, first_line: int):
+    reader = csv.reader(body)
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a field longer than the csv module's limit
+            raise InputError(path, f"line {first_line + reader.line_num - 1}: not CSV: {exc}") from None
 
 
 def decode(path: Path, data: bytes, fingerprint: str) -> LegacyLayout:
@@ -75,7 +93,7 @@ def decode(path: Path, data: bytes, fingerprint: str) -> LegacyLayout:
 
     entries: list[LayoutEntry] = []
     body = io.StringIO("\n".join(lines[header_at + 1:]))
-    for i, row in enumerate(csv.reader(body)):
+    for i, row in enumerate(_rows(path, body, header_at + 2)):
         line = header_at + 2 + i
         if not row or all(not c.strip() for c in row):
             continue
@@ -86,12 +104,10 @@ def decode(path: Path, data: bytes, fingerprint: str) -> LegacyLayout:
             raise InputError(path, f"line {line}: empty tensor_name")
         offset = _int(path, line, "file_offset", row[1])
         size = _int(path, line, "size_bytes", row[2])
-        layer = _int(path, line, "layer_id", row[3], minimum=-1)
+        layer = _int(path, line, "layer_id", row[3], minimum=-1, maximum=MAX_LAYER)
         dims = None
         if has_dims:
-            n_dims = _int(path, line, "n_dims", row[5])
-            if n_dims > 4:
-                raise InputError(path, f"line {line}: n_dims is {n_dims}; at most 4")
+            n_dims = _int(path, line, "n_dims", row[5], maximum=4)
             ne = [_int(path, line, f"dim{d}", row[6 + d]) for d in range(4)]
             dims = tuple(ne[:n_dims])
         _, expert = split_name(name)

@@ -3,8 +3,12 @@
 - a folder: per-token JSON export (``token-*.json`` in it or in its ``traces/``), or an old
   experiment run folder holding ``tensor_trace.bin``;
 - a file starting with ``{``: one per-token JSON file;
-- otherwise packed records: 1024-byte or legacy 256-byte, whichever layout makes the first
-  used records plausible (phase, source and expert counts in range, NUL-terminated names).
+- otherwise packed records: 1024-byte or legacy 256-byte. Each layout is scored over the
+  first records of the file: the share of record slots that hold a plausible record (phase,
+  source and expert counts in range, NUL-terminated printable names, a timestamp near the
+  others). Read under the wrong layout, a trace shows junk records and empty slots between
+  used ones (a real tracer leaves none), so the right layout scores near 1. When both or
+  neither layout fits clearly, the file is refused and ``--format`` decides.
 
 A GGUF model, random bytes, an empty or all-zero file is refused with an ``InputError`` that
 says what the file looks like instead.
@@ -19,15 +23,23 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError
+from ..files import check_regular
+from ..jsonfile import strip_bom
 from .legacy import LEGACY_RECORD_DTYPE
-from .records import RECORD_DTYPE, RECORD_SIZE, find_extent
+from .reading import read_slots
+from .records import RECORD_DTYPE, find_extent
 from .token_json import token_files
 
 TRACE_1024 = "trace-1024"
 TRACE_256 = "trace-256"
 TOKEN_JSON = "token-json"
 FORMATS = (TRACE_1024, TRACE_256, TOKEN_JSON)
-_PROBE_RECORDS = 8
+_PROBE_SLOTS = 2048  # record slots read per layout
+_PROBE_RECORDS = 256  # used records checked one by one
+_MIN_SCORE = 0.5  # below it a layout does not fit
+_MIN_MARGIN = 0.25  # the winner must beat the other layout by this much
+_SHORT_GAP = 7  # empty slots: a 1024-byte record is 4 legacy slots, a legacy record 1/4 of one
+_TIMESTAMP_SPREAD_NS = 1 << 46  # about 20 hours around the median: one tracing session
 
 
 @dataclass(frozen=True)
@@ -45,8 +57,9 @@ def _printable(raw: bytes) -> bool:
 def _problems(rec: np.void) -> str | None:
     """First reason ``rec`` is not a plausible trace record under its dtype, or None.
 
-    Strict on purpose (printable names, zeroed unused slots): it only decides the layout from
-    the first few records; later records are decoded leniently and flagged, not refused.
+    Strict on purpose (printable names): it only decides the layout; records are decoded
+    leniently and flagged, not refused. Unused source slots may hold leftovers (the tracer
+    does not always clear them), so they are not looked at.
     """
     raw = rec.tobytes()
     if rec["phase"] > 1:
@@ -67,44 +80,68 @@ def _problems(rec: np.void) -> str | None:
                 return f"source {slot} name is not a NUL-terminated printable name"
             if src["memory_source"] > 1:
                 return f"source {slot} memory_source {src['memory_source']} is not 0 or 1"
-        elif any(src.tobytes()):
-            return f"source slot {slot} is beyond num_sources but not empty"
     return None
 
 
-def _probe(path: Path, dtype: np.dtype) -> tuple[int, int, str | None]:
-    """(used records probed, how many are plausible, first problem) under ``dtype``."""
+@dataclass(frozen=True)
+class Score:
+    fmt: str
+    score: float  # plausible records / (used records + empty slots between them) in the probe
+    probed: int  # used records checked
+    problem: str | None  # the first implausible record, for the message
+
+
+def _probe(path: Path, fmt: str, dtype: np.dtype) -> Score:
     extent = find_extent(path, dtype.itemsize)
-    probed = good = 0
-    first_problem = None
-    for a, b in extent.data_ranges:
-        n = min(b - a, 4096)
-        chunk = np.fromfile(path, dtype=dtype, count=n, offset=a * dtype.itemsize)
-        for i in np.flatnonzero(chunk["timestamp_ns"] != 0)[: _PROBE_RECORDS - probed]:
-            problem = _problems(chunk[i])
-            probed += 1
-            if problem is None:
-                good += 1
-            elif first_problem is None:
-                first_problem = f"record {a + i} (byte offset {(a + i) * dtype.itemsize}): {problem}"
-        if probed >= _PROBE_RECORDS:
-            break
-    return probed, good, first_problem
+    slots = []
+    with open(path, "rb") as f:
+        for a, b in extent.data_ranges:
+            n = min(b - a, _PROBE_SLOTS - sum(len(c) for _, c in slots))
+            if n <= 0:
+                break
+            slots.append((a, read_slots(f.fileno(), path, dtype, a, n)))
+    used = [(a + int(i), c[i]) for a, c in slots for i in np.flatnonzero(c["timestamp_ns"] != 0)]
+    if not used:
+        return Score(fmt, 0.0, 0, None)
+    used = used[:_PROBE_RECORDS]
+    median = int(np.median([int(r["timestamp_ns"]) for _, r in used]))
+    good, first_problem = 0, None
+    for slot, rec in used:
+        problem = _problems(rec)
+        if problem is None and abs(int(rec["timestamp_ns"]) - median) > _TIMESTAMP_SPREAD_NS:
+            problem = f"timestamp {int(rec['timestamp_ns'])} is far from the others (median {median})"
+        if problem is None:
+            good += 1
+        elif first_problem is None:
+            first_problem = f"record {slot} (byte offset {slot * dtype.itemsize}): {problem}"
+    # Short runs of empty slots between used records are what a wrong layout shows (the rest of
+    # a larger record); the holes a tracer leaves are long runs and no evidence either way.
+    gaps = np.diff([slot for slot, _ in used]) - 1
+    empty = int(gaps[(gaps > 0) & (gaps <= _SHORT_GAP)].sum())
+    if empty and first_problem is None:
+        first_problem = f"{empty} empty record slots between the first {len(used)} used records"
+    return Score(fmt, good / (len(used) + empty), len(used), first_problem)
 
 
-def detect(path: str | os.PathLike) -> Detected:
+def detect(path: str | os.PathLike, fmt: str | None = None) -> Detected:
+    """The format of ``path``; ``fmt`` (one of ``FORMATS``) forces one instead of detecting it."""
     path = Path(path)
+    if fmt is not None and fmt not in FORMATS:
+        raise InputError(path, f"unknown trace format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt == TOKEN_JSON and not path.is_dir():
+        check_regular(path, "trace")
+        return Detected(TOKEN_JSON, path.parent, (path,))
     if path.is_dir():
         for folder in (path, path / "traces"):
             if folder.is_dir():
                 files = token_files(folder)
                 if files:
                     return Detected(TOKEN_JSON, folder, tuple(files))
-        if (path / "tensor_trace.bin").is_file():
-            return detect(path / "tensor_trace.bin")
+        if os.path.lexists(path / "tensor_trace.bin"):
+            return detect(path / "tensor_trace.bin", fmt)
         raise InputError(path, "folder holds no tensor_trace.bin and no traces/token-*.json")
+    size = check_regular(path, "trace").st_size
     try:
-        size = path.stat().st_size
         with open(path, "rb") as f:
             head = f.read(64)
     except OSError as exc:
@@ -113,24 +150,27 @@ def detect(path: str | os.PathLike) -> Detected:
         raise InputError(path, "empty file, not a trace")
     if head.startswith(b"GGUF"):
         raise InputError(path, "this is a GGUF model file, not a trace; give it with --model", offset=0)
-    if head.lstrip()[:1] == b"{":
+    if fmt is not None:
+        return Detected(fmt, path)
+    if strip_bom(head).lstrip()[:1] == b"{":
         return Detected(TOKEN_JSON, path.parent, (path,))
-    scores = []
-    reasons = []
-    for fmt, dtype in ((TRACE_1024, RECORD_DTYPE), (TRACE_256, LEGACY_RECORD_DTYPE)):
+    fits, reasons = [], []
+    for candidate, dtype in ((TRACE_1024, RECORD_DTYPE), (TRACE_256, LEGACY_RECORD_DTYPE)):
         if size < dtype.itemsize:
             reasons.append(f"shorter than one {dtype.itemsize}-byte record")
             continue
-        probed, good, problem = _probe(path, dtype)
-        if not probed:
+        s = _probe(path, candidate, dtype)
+        if not s.probed:
             reasons.append(f"as {dtype.itemsize}-byte records, no used record (every timestamp is 0)")
-        elif 2 * good < probed:
-            reasons.append(f"as {dtype.itemsize}-byte records, {problem}")
+        elif s.score < _MIN_SCORE:
+            reasons.append(f"as {dtype.itemsize}-byte records, {s.problem}")
         else:
-            scores.append((good / probed, fmt))
-    if not scores:
+            fits.append(s)
+    if not fits:
         raise InputError(path, "not a trace: " + "; ".join(reasons))
-    # The better-fitting layout wins; on a tie, the current format (a 1024-byte file is a
-    # multiple of 256 bytes too), unless the size only fits the legacy one.
-    scores.sort(key=lambda s: (s[0], s[1] == TRACE_1024 and not size % RECORD_SIZE), reverse=True)
-    return Detected(scores[0][1], path)
+    fits.sort(key=lambda s: s.score, reverse=True)
+    if len(fits) > 1 and fits[0].score - fits[1].score < _MIN_MARGIN:
+        raise InputError(path, "cannot tell the record layout: " + ", ".join(
+            f"{s.fmt} fits {s.score:.0%} of the probed records" for s in fits) + "; give --format "
+            + " or --format ".join(s.fmt for s in fits))
+    return Detected(fits[0].fmt, path)

@@ -25,6 +25,9 @@ import numpy as np
 import pyarrow as pa
 
 from ...ingest.arrow_columns import column, dictionary_column, numbers, strings
+from .clock import ThreadClock
+from .clock import out_of_range as timestamp_out_of_range
+from .reading import read_slots
 
 RECORD_SIZE = 1024
 MAX_SOURCES = 4
@@ -130,15 +133,16 @@ def find_extent(path: str | os.PathLike, record_size: int = RECORD_SIZE) -> Exte
 def iter_chunks(
     path: str | os.PathLike, extent: Extent, dtype: np.dtype, chunk_records: int = DEFAULT_CHUNK_RECORDS
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(first_slot, records)`` over the data ranges, each a fresh read-only memory map.
+    """Yield ``(first_slot, records)`` over the data ranges, each chunk a fresh array.
 
-    One map per chunk (dropped by the caller before the next) keeps the resident set bounded
-    by the chunk size rather than by the file.
+    Chunks are read with bounded reads (``reading.read_slots``), not memory-mapped, so a file
+    that shrinks meanwhile is an input error instead of SIGBUS; one chunk at a time keeps the
+    resident set bounded by the chunk size rather than by the file.
     """
-    for a, b in extent.data_ranges:
-        for first in range(a, b, chunk_records):
-            n = min(chunk_records, b - first)
-            yield first, np.memmap(path, dtype=dtype, mode="r", offset=first * dtype.itemsize, shape=(n,))
+    with open(path, "rb") as f:
+        for a, b in extent.data_ranges:
+            for first in range(a, b, chunk_records):
+                yield first, read_slots(f.fileno(), path, dtype, first, min(chunk_records, b - first))
 
 
 @dataclass
@@ -264,6 +268,7 @@ ID_TENSOR_PREFIX = "ffn_moe_topk-"
 ANOMALY_KINDS = (
     "expert_id_out_of_range", "duplicate_expert_ids", "too_many_sources", "too_many_experts",
     "unknown_op_code", "implausible_op", "unknown_memory_source", "unknown_phase",
+    "timestamp_out_of_range", "timestamp_backwards",
 )
 
 
@@ -280,11 +285,14 @@ def _anomalies(run_id: str, record_ids: np.ndarray, found: list[tuple[str, np.nd
 
 def decode_chunk(
     run_id: str, rec: np.ndarray, record_ids: np.ndarray, pass_ids: np.ndarray, op_names: tuple[str, ...],
-    n_experts: int | None = None,
+    n_experts: int | None = None, clock: ThreadClock | None = None,
 ) -> DecodedChunk:
     """Arrow tables for ``records``, ``sources``, ``record_experts`` and the per-record anomalies
-    of used records ``rec`` (``n_experts``: experts per layer, to check ids; None if unknown)."""
+    of used records ``rec`` (``n_experts``: experts per layer, to check ids; None if unknown;
+    ``clock``: each thread's last timestamp, carried across the chunks of one run)."""
     n = len(rec)
+    ts = rec["timestamp_ns"]
+    ts_bad = timestamp_out_of_range(ts)
     op = rec["operation_type"]
     known = op < len(op_names)
     op_name = dictionary_column(np.where(known, op, 0).astype(np.int16), op_names, null=~known)
@@ -296,7 +304,8 @@ def decode_chunk(
             "run_id": _constant(run_id, n),
             "record_id": column(record_ids.astype(np.int64, copy=False)),
             "pass_id": column(pass_ids.astype(np.int32, copy=False)),
-            "timestamp_ns": column(rec["timestamp_ns"].astype(np.int64)),
+            # records.timestamp_ns is NOT NULL: the largest BIGINT stands in (the anomaly keeps the value)
+            "timestamp_ns": column(np.minimum(ts, np.uint64(2**63 - 1)).astype(np.int64)),
             "token_id": column(rec["token_id"].astype(np.int64)),
             "layer_id": _nullable(rec["layer_id"].astype(np.int32), NO_LAYER),
             "thread_id": column(rec["thread_id"].astype(np.int32)),
@@ -387,6 +396,11 @@ def decode_chunk(
     add("unknown_memory_source", bad_ms.any(axis=1),
         lambda i: f"source slot {int(np.argmax(bad_ms[i]))} has memory_source {rec['sources'][i, int(np.argmax(bad_ms[i]))]['memory_source']}")
     add("unknown_phase", phase > 1, lambda i: f"phase {phase[i]} is neither 0 (PROMPT) nor 1 (GENERATE)")
+    add("timestamp_out_of_range", ts_bad, lambda i: f"timestamp {ts[i]} is above 2^63 - 1; stored as 2^63 - 1")
+    if clock is not None:
+        back, before = clock.backwards(rec["thread_id"], ts)
+        add("timestamp_backwards", back, lambda i: f"timestamp {ts[i]} is {int(before[i]) - int(ts[i])} ns "
+                                                   f"before the previous record of thread {rec['thread_id'][i]}")
     return DecodedChunk(
         records,
         sources,

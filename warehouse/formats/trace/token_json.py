@@ -10,7 +10,6 @@ which the warehouse reports as an unknown op code.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError
+from ..jsonfile import read_json
 from .op_tables import names as op_names
 from .records import (
     MAX_EXPERTS,
@@ -30,7 +30,7 @@ from .records import (
 )
 
 UNKNOWN_OP_CODE = 255
-TOKEN_FILE_RE = re.compile(r"^token-(\d+)\.json$")
+TOKEN_FILE_RE = re.compile(r"^token-(\d{1,9})\.json$")
 
 
 def token_files(folder: str | os.PathLike) -> list[Path]:
@@ -56,11 +56,7 @@ def _name(s) -> bytes:
 
 
 def load_entries(path: str | os.PathLike) -> list[dict]:
-    try:
-        with open(path, "rb") as f:
-            doc = json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(path, f"not a readable per-token JSON trace: {exc}") from None
+    doc = read_json(path, "per-token JSON trace")
     if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
         raise InputError(path, "not a per-token JSON trace: no 'entries' list")
     return doc["entries"]
