@@ -45,7 +45,7 @@ rows_both AS (
     WHERE t.bytes > 0 AND g.refused IS NULL
 ),
 ranges AS (
-    -- each row's first and last chunk in both layouts
+    -- each row's first and last chunk in both layouts, each distinct range once
     SELECT
         run_id,
         step,
@@ -53,7 +53,9 @@ ranges AS (
         offset_start // $chunk_bytes AS c0,
         (offset_start + bytes - 1) // $chunk_bytes AS c1
     FROM rows_both
-    UNION ALL
+    -- UNION, not UNION ALL: a repeated range adds no chunk, and without repeats no two rows of
+    -- a step tie on (c0, c1), so both windows below see the rows in one order
+    UNION
     SELECT run_id, step, 'sequential', seq_start // $chunk_bytes, (seq_start + bytes - 1) // $chunk_bytes
     FROM rows_both
 ),
