@@ -118,7 +118,9 @@ def build(path: Path) -> None:
                MAP {'source': 'synthetic'}, now()
         FROM bench_runs""", [model_id, N_STEPS + 1, n_pass_records, N_STEPS + 1, K])
     con.execute("""
-        INSERT INTO passes SELECT r.run_id, p.pass_id, p.pass_id, CASE WHEN p.pass_id <= 1 THEN 'PROMPT' ELSE 'GENERATE' END,
+        INSERT INTO passes (run_id, pass_id, token_id, phase, n_records, n_batch_tokens, ids_per_token, is_warmup,
+                            t_start_ns, t_end_ns, first_record_id, last_record_id)
+        SELECT r.run_id, p.pass_id, p.pass_id, CASE WHEN p.pass_id <= 1 THEN 'PROMPT' ELSE 'GENERATE' END,
                ?, 1, CASE WHEN p.pass_id = 0 THEN 32 ELSE 4 END, p.pass_id = 0,
                p.pass_id * 1000000, p.pass_id * 1000000 + 999999, p.pass_id * ?, p.pass_id * ? + ? - 1
         FROM bench_runs r, bench_passes p""", [n_pass_records, n_pass_records, n_pass_records, n_pass_records])
