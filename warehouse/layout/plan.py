@@ -291,61 +291,140 @@ class StepScores:
     windows: np.ndarray
 
 
+@dataclass
+class _Entries:
+    """What the replay of every order shares: the touched entries (step, row of positive size).
+
+    Every order touches the same rows at a step, only in another byte order, so the entries'
+    count per step, where each step's entries start and the bytes per step are worked out once."""
+
+    width: int  # rows of positive size (rows of 0 bytes are ignored)
+    counts: np.ndarray  # int64 per step: its entries
+    seg_start: np.ndarray  # int64 per step with entries: where its entries start
+    nonempty: np.ndarray  # bool per step: it has entries
+    first: np.ndarray  # bool per entry: the first of its step
+    base: np.ndarray  # int64 per entry: step index * width, its step's start in a flattened matrix
+    bytes: np.ndarray  # int64 per step
+
+
+def _entries(layout: Layout, steps: Steps) -> _Entries:
+    kept = np.flatnonzero(layout.size > 0)
+    width = len(kept)
+    touched = steps.touched if width == len(layout) else np.take(steps.touched, kept, axis=1)
+    counts = np.count_nonzero(touched, axis=1).astype(np.int64)
+    ends = np.cumsum(counts)
+    nonempty = counts > 0
+    seg_start = (ends - counts)[nonempty]
+    first = np.zeros(int(ends[-1]) if len(ends) else 0, dtype=bool)
+    first[seg_start] = True
+    base = np.repeat(np.arange(len(counts), dtype=np.int64) * width, counts)
+    e = _Entries(width, counts, seg_start, nonempty, first, base, np.zeros(len(counts), np.int64))
+    flat = np.flatnonzero(touched)
+    size_entry = layout.size[kept][flat - base]
+    hit = _partial_hits(layout, steps, kept, flat, width)
+    size_entry[hit] = steps.partial[2]
+    e.bytes = _per_step(size_entry, e)
+    return e
+
+
+def _partial_hits(layout: Layout, steps: Steps, seq: np.ndarray, flat: np.ndarray, width: int) -> np.ndarray:
+    """Entries (indices into ``flat``, the touched matrix's columns in ``seq`` order) of the
+    steps' partial reads."""
+    p_step, p_row, _ = steps.partial
+    if not len(p_step):
+        return np.zeros(0, np.int64)
+    pos_of_row = np.full(len(layout), -1, np.int64)
+    pos_of_row[seq] = np.arange(len(seq))
+    return np.searchsorted(flat, p_step * width + pos_of_row[p_row])
+
+
+def _per_step(values: np.ndarray, e: _Entries) -> np.ndarray:
+    """Sum of ``values`` (one per entry) over each step's entries."""
+    out = np.zeros(len(e.counts), np.int64)
+    if len(e.seg_start):
+        out[e.nonempty] = np.add.reduceat(values, e.seg_start, dtype=np.int64)
+    return out
+
+
+def score(layout: Layout, steps: Steps, new_offset: np.ndarray, params: Params) -> StepScores:
+    """Replay every step against ``new_offset`` (see the module doc for the definitions)."""
+    return _replay(layout, steps, new_offset, params, _entries(layout, steps))
+
+
+def _replay(layout: Layout, steps: Steps, new_offset: np.ndarray, params: Params, e: _Entries) -> StepScores:
+    seq = np.argsort(new_offset, kind="stable")
+    seq = seq[layout.size[seq] > 0]
+    starts = new_offset[seq]
+    ends = starts + layout.size[seq]
+    identity = len(seq) == len(layout) and bool((seq == np.arange(len(seq))).all())
+    # flat indices of the column-permuted matrix: touched rows sorted by (step, new offset)
+    flat = np.flatnonzero(steps.touched if identity else np.take(steps.touched, seq, axis=1))
+    scol = flat - e.base
+    hit = _partial_hits(layout, steps, seq, flat, e.width)
+    p_bytes = steps.partial[2]
+    if len(ends) >= 2 and not (starts[1:] >= ends[:-1]).all():
+        return _replay_overlapping(starts, ends, steps, scol, hit, params, e)
+    # a sound layout: a step's previous touched row ends before this one starts, and rows'
+    # ends (so their last pages) rise with their starts
+    n = len(scol)
+    s_entry, e_entry = starts[scol], ends[scol]
+    if len(hit):
+        # a partial read is taken as p_bytes from the row's start: which rows of the token
+        # embedding were gathered is not recorded, so only their amount is known
+        e_entry[hit] = s_entry[hit] + p_bytes
+    merged = np.zeros(n, dtype=bool)  # within merge_gap of the step's previous touched row
+    if n:
+        np.less_equal(s_entry[1:] - e_entry[:-1], params.merge_gap, out=merged[1:])
+    merged[e.first] = False
+    # around a partial read (or at negative offsets) a row may add no unit: clamp there
+    near = np.r_[hit, hit + 1]
+    clamp = np.arange(n) if len(starts) and starts[0] < 0 else near[near < n]
+    counts = []
+    for unit in (params.page, params.readahead):
+        # new units of a row: last - max(first - 1, the previous touched row's last unit), with
+        # unit indices per row once per order, then gathers instead of 10^7 divisions
+        last = ((ends - 1) // unit)[scol]
+        if len(hit):
+            last[hit] = (e_entry[hit] - 1) // unit
+        prev_last = np.empty(n, dtype=np.int64)
+        prev_last[1:] = last[:-1]
+        prev_last[e.first] = -1
+        np.maximum(prev_last, (starts // unit - 1)[scol], out=prev_last)
+        added = np.subtract(last, prev_last, out=prev_last)
+        added[clamp] = np.maximum(added[clamp], 0)
+        counts.append(_per_step(added, e))
+    return StepScores(bytes=e.bytes.copy(), extents=e.counts - _per_step(merged, e), pages=counts[0],
+                      windows=counts[1])
+
+
 def _new_units(first, last, prev_last) -> np.ndarray:
     """Units (pages, windows) a row overlaps that no earlier touched row of its step did."""
     return np.maximum(0, last - np.maximum(first, prev_last + 1) + 1)
 
 
-def score(layout: Layout, steps: Steps, new_offset: np.ndarray, params: Params) -> StepScores:
-    """Replay every step against ``new_offset`` (see the module doc for the definitions)."""
-    seq = np.argsort(new_offset, kind="stable")
-    seq = seq[layout.size[seq] > 0]
-    starts = new_offset[seq]
-    ends = starts + layout.size[seq]
-    sizes = layout.size[seq]
-    # nonzero on the column-permuted matrix yields touched rows sorted by (step, new offset)
-    srow, scol = np.nonzero(np.take(steps.touched, seq, axis=1))
-    n, m = len(srow), steps.n_steps
-    e_entry, size_entry = ends[scol], sizes[scol]
-    p_step, p_row, p_bytes = steps.partial
-    hit = np.zeros(0, np.int64)
-    if len(p_step):
-        # a partial read is taken as p_bytes from the row's start: which rows of the token
-        # embedding were gathered is not recorded, so only their amount is known
-        pos_of_row = np.full(len(layout), -1, np.int64)
-        pos_of_row[seq] = np.arange(len(seq))
-        width = len(seq) + 1
-        hit = np.searchsorted(srow.astype(np.int64) * width + scol, p_step * width + pos_of_row[p_row])
-        e_entry, size_entry = e_entry.copy(), size_entry.copy()
-        e_entry[hit] = starts[scol[hit]] + p_bytes
-        size_entry[hit] = p_bytes
-    first = np.ones(n, dtype=bool)
-    first[1:] = srow[1:] != srow[:-1]
-    prev_end = np.empty(n, dtype=np.int64)
-    if len(ends) < 2 or (starts[1:] >= ends[:-1]).all():
-        # a sound layout: the previous touched row of a step ends before this one starts
-        prev_end[1:] = e_entry[:-1]
-    else:
-        # overlapping rows (a broken layout): a running maximum of ends, so no byte counts twice
-        key = srow.astype(np.int64) * (int(ends.max()) + 1)
-        prev_end[1:] = (np.maximum.accumulate(key + e_entry) - key)[:-1]
+def _replay_overlapping(starts: np.ndarray, ends: np.ndarray, steps: Steps, scol: np.ndarray, hit: np.ndarray,
+                        params: Params, e: _Entries) -> StepScores:
+    """``_replay`` for a broken layout whose rows overlap: a running maximum of the ends of a
+    step's touched rows, so no byte counts twice."""
+    srow = np.repeat(np.arange(len(e.counts), dtype=np.int64), e.counts)
+    e_entry = ends[scol]
+    if len(hit):
+        e_entry[hit] = starts[scol[hit]] + steps.partial[2]
+    first = e.first
+    key = srow * (int(ends.max()) + 1)
+    prev_end = np.empty(len(srow), dtype=np.int64)
+    prev_end[1:] = (np.maximum.accumulate(key + e_entry) - key)[:-1]
     prev_end[first] = -1
     new_extent = first | (starts[scol] - prev_end > params.merge_gap)
     counts = []
     for unit in (params.page, params.readahead):
-        # unit indices per row once per order, then gathers instead of 10^7 divisions
         f_row, l_row = starts // unit, (ends - 1) // unit
         last = l_row[scol]
         if len(hit):
             last[hit] = (e_entry[hit] - 1) // unit
         prev_last = np.where(first, -1, (prev_end - 1) // unit)
-        counts.append(np.bincount(srow, weights=_new_units(f_row[scol], last, prev_last), minlength=m))
-    return StepScores(
-        bytes=np.bincount(srow, weights=size_entry, minlength=m).astype(np.int64),
-        extents=np.bincount(srow, weights=new_extent, minlength=m).astype(np.int64),
-        pages=counts[0].astype(np.int64),
-        windows=counts[1].astype(np.int64),
-    )
+        counts.append(_per_step(_new_units(f_row[scol], last, prev_last), e))
+    return StepScores(bytes=e.bytes.copy(), extents=_per_step(new_extent, e), pages=counts[0], windows=counts[1])
 
 
 # ---- the plan ----------------------------------------------------------------------------
@@ -421,7 +500,8 @@ def make_plan(layout: Layout, steps: Steps, orders: list[str], params: Params,
         empty = Selections(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
         perms = train(training or empty, n_layers, n_exp)
     offsets = {o: order_offsets(layout, o, perms.get(o)) for o in orders}
-    per_step = {o: score(layout, steps, offsets[o], params) for o in orders}
+    entries = _entries(layout, steps)
+    per_step = {o: _replay(layout, steps, offsets[o], params, entries) for o in orders}
     distinct = distinct_bytes(layout, steps)
     plan = Plan(list(orders), params, offsets, {o: perms[o] for o in orders if o in perms}, per_step)
     bounds = np.r_[np.flatnonzero(np.r_[True, steps.run_index[1:] != steps.run_index[:-1]]), steps.n_steps] \
