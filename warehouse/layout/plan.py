@@ -117,34 +117,57 @@ class Selections:
 def build_steps(layout: Layout, run_ids: list[str], run_index: np.ndarray, step: np.ndarray,
                 dense: tuple, selections: Selections) -> Steps:
     """The touched matrix: ``dense`` = (step_index, row index[, bytes read]) of the dense tensors
-    read (bytes read below the row's size: a partial read, v1.pass_tensor_reads.read_bytes);
-    every selected (layer, expert) touches every row of that layer and expert id."""
+    read (bytes read below the row's size: a partial read, v1.pass_tensor_reads.read_bytes; a
+    row listed twice at a step counts once, at the larger amount read); every selected (layer,
+    expert) touches every row of that layer and expert id."""
     n_steps, n_rows = len(step), len(layout)
-    touched = np.zeros((n_steps, n_rows), dtype=bool)
+    if len(selections.step_index) and layout.n_experts:
+        touched = _selected_rows(n_steps, layout, selections)
+    else:
+        touched = np.zeros((n_steps, n_rows), dtype=bool)
     d_step, d_row = np.asarray(dense[0], np.int64), np.asarray(dense[1], np.int64)
     touched[d_step, d_row] = True
     partial = (np.zeros(0, np.int64),) * 3
     if len(dense) > 2 and len(d_step):
-        read = np.asarray(dense[2], np.int64)
-        cut = read < layout.size[d_row]
-        order = np.lexsort((d_row[cut], d_step[cut]))
-        partial = (d_step[cut][order], d_row[cut][order], read[cut][order])
-    if len(selections.step_index) and layout.n_experts:
-        n_exp = layout.n_experts
-        keys = np.flatnonzero(layout.expert_id >= 0)
-        key_of_row = layout.layer_id[keys] * n_exp + layout.expert_id[keys]
-        by_key = np.argsort(key_of_row, kind="stable")
-        sorted_keys = key_of_row[by_key]
-        sel_key = selections.layer_id * n_exp + selections.expert_id
-        lo = np.searchsorted(sorted_keys, sel_key, side="left")
-        hi = np.searchsorted(sorted_keys, sel_key, side="right")
-        counts = hi - lo
-        reps = np.repeat(np.arange(len(sel_key)), counts)
-        # position of each expanded entry inside its key's run of rows
-        within = np.arange(len(reps)) - np.repeat(np.cumsum(counts) - counts, counts)
-        rows = keys[by_key[lo[reps] + within]]
-        touched[selections.step_index[reps], rows] = True
+        partial = _partial_reads(layout, d_step, d_row, np.asarray(dense[2], np.int64))
     return Steps(run_ids, np.asarray(run_index, dtype=np.int64), np.asarray(step, dtype=np.int64), touched, partial)
+
+
+def _selected_rows(n_steps: int, layout: Layout, selections: Selections) -> np.ndarray:
+    """The rows of every selected (layer, expert) as a step x row matrix: a step x key grid of
+    the (layer, expert) keys the layout's expert rows have, then one gather of its columns
+    (every other row gathers a column of False)."""
+    n_exp = layout.n_experts
+    rows = np.flatnonzero(layout.expert_id >= 0)
+    key_of_row = layout.layer_id[rows] * n_exp + layout.expert_id[rows]
+    keys = np.unique(key_of_row)
+    grid = np.zeros((n_steps, len(keys) + 1), dtype=bool)
+    if len(keys):
+        sel_key = selections.layer_id * n_exp + selections.expert_id
+        col = np.minimum(np.searchsorted(keys, sel_key), len(keys) - 1)
+        found = keys[col] == sel_key  # a selection no expert row has touches nothing
+        grid[selections.step_index[found], col[found]] = True
+    col_of_row = np.full(len(layout), len(keys), dtype=np.int64)
+    col_of_row[rows] = np.searchsorted(keys, key_of_row)
+    return np.take(grid, col_of_row, axis=1)
+
+
+def _partial_reads(layout: Layout, d_step: np.ndarray, d_row: np.ndarray, read: np.ndarray) -> tuple:
+    """(step index, row, bytes read) of the rows a step read only in part, sorted by step, then row."""
+    cut = read < layout.size[d_row]
+    c_step, c_row, c_read = d_step[cut], d_row[cut], read[cut]
+    # a row also read whole at that step (only the few rows ever read in part can be) is whole
+    part_row = np.zeros(len(layout), dtype=bool)
+    part_row[c_row] = True
+    maybe = ~cut & part_row[d_row]
+    n_rows = len(layout)
+    key = c_step * n_rows + c_row
+    keep = ~np.isin(key, d_step[maybe] * n_rows + d_row[maybe])
+    c_step, c_row, c_read, key = c_step[keep], c_row[keep], c_read[keep], key[keep]
+    order = np.lexsort((c_read, c_row, c_step))
+    key = key[order]
+    largest = np.r_[key[1:] != key[:-1], True] if len(key) else np.zeros(0, dtype=bool)
+    return c_step[order][largest], c_row[order][largest], c_read[order][largest]
 
 
 # ---- training: per-layer permutations ----------------------------------------------------

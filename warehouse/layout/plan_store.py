@@ -48,32 +48,33 @@ def _index(values: pa.ChunkedArray, keys: list[str]) -> np.ndarray:
     return pc.index_in(values, value_set=pa.array(keys, pa.string())).to_numpy(zero_copy_only=False)
 
 
+def _ints(table: pa.Table, column: str) -> np.ndarray:
+    return table[column].to_numpy().astype(np.int64)
+
+
 def load_steps(con: duckdb.DuckDBPyConnection, layout: Layout, run_ids: list[str]) -> tuple[Steps, Selections]:
     """The decode steps of ``run_ids`` (sorted by run, then step) and their selections."""
     run_ids = sorted(run_ids)
     params = {"run_ids": run_ids}
     steps = con.sql(load_sql("layout/plan_steps.sql"), params=params).to_arrow_table()
-    run_index = _index(steps["run_id"], run_ids).astype(np.int64)
-    step = steps["step"].to_numpy().astype(np.int64)
+    run_index, step = _ints(steps, "run_index"), _ints(steps, "step")
     # (run, step) -> step index: steps are sorted by run, then step
     width = int(step.max()) + 1 if len(step) else 1
     step_key = run_index * width + step
 
     def step_index(table: pa.Table) -> np.ndarray:
-        key = _index(table["run_id"], run_ids).astype(np.int64) * width + table["step"].to_numpy().astype(np.int64)
-        return np.searchsorted(step_key, key)
+        return np.searchsorted(step_key, _ints(table, "run_index") * width + _ints(table, "step"))
 
     dense = con.sql(load_sql("layout/plan_dense_reads.sql"), params=params).to_arrow_table()
     names = layout.tensor_name.astype(str).tolist()
     dense_rows = _index(dense["tensor_name"], names).astype(np.int64)
     sel = con.sql(load_sql("layout/plan_selections.sql"), params=params).to_arrow_table()
-    selections = Selections(step_index(sel), sel["layer_id"].to_numpy().astype(np.int64),
-                            sel["expert_id"].to_numpy().astype(np.int64))
+    selections = Selections(step_index(sel), _ints(sel, "layer_id"), _ints(sel, "expert_id"))
     ok = (selections.layer_id < max(layout.n_layers, 1)) & (selections.expert_id < max(layout.n_experts, 1)) \
         & (selections.layer_id >= 0) & (selections.expert_id >= 0)
     selections = Selections(selections.step_index[ok], selections.layer_id[ok], selections.expert_id[ok])
     built = build_steps(layout, run_ids, run_index, step,
-                        (step_index(dense), dense_rows, dense["read_bytes"].to_numpy().astype(np.int64)), selections)
+                        (step_index(dense), dense_rows, _ints(dense, "read_bytes")), selections)
     return built, selections
 
 
