@@ -319,7 +319,9 @@ class _Entries:
     """What the replay of every order shares: the touched entries (step, row of positive size).
 
     Every order touches the same rows at a step, only in another byte order, so the entries'
-    count per step, where each step's entries start and the bytes per step are worked out once."""
+    count per step, where each step's entries start and the bytes per step are worked out once.
+    The 10^7-entry working arrays are kept for the next order too: a fresh one costs more in
+    page faults than the arithmetic done on it."""
 
     width: int  # rows of positive size (rows of 0 bytes are ignored)
     counts: np.ndarray  # int64 per step: its entries
@@ -328,6 +330,13 @@ class _Entries:
     first: np.ndarray  # bool per entry: the first of its step
     base: np.ndarray  # int64 per entry: step index * width, its step's start in a flattened matrix
     bytes: np.ndarray  # int64 per step
+    scratch: dict = field(default_factory=dict)
+
+    def buffer(self, name: str, shape: tuple, dtype) -> np.ndarray:
+        a = self.scratch.get(name)
+        if a is None or a.shape != shape or a.dtype != dtype:
+            a = self.scratch[name] = np.empty(shape, dtype)
+        return a
 
 
 def _entries(layout: Layout, steps: Steps) -> _Entries:
@@ -369,6 +378,10 @@ def _per_step(values: np.ndarray, e: _Entries) -> np.ndarray:
     return out
 
 
+def _gather(table: np.ndarray, index: np.ndarray, out: np.ndarray) -> np.ndarray:
+    return np.take(table, index, out=out, mode="clip")  # the indices are valid; "clip" writes out unbuffered
+
+
 def score(layout: Layout, steps: Steps, new_offset: np.ndarray, params: Params) -> StepScores:
     """Replay every step against ``new_offset`` (see the module doc for the definitions)."""
     return _replay(layout, steps, new_offset, params, _entries(layout, steps))
@@ -380,40 +393,51 @@ def _replay(layout: Layout, steps: Steps, new_offset: np.ndarray, params: Params
     starts = new_offset[seq]
     ends = starts + layout.size[seq]
     identity = len(seq) == len(layout) and bool((seq == np.arange(len(seq))).all())
+    if identity:
+        cols = steps.touched
+    else:
+        cols = np.take(steps.touched, seq, axis=1, out=e.buffer("cols", (steps.n_steps, len(seq)), bool))
     # flat indices of the column-permuted matrix: touched rows sorted by (step, new offset)
-    flat = np.flatnonzero(steps.touched if identity else np.take(steps.touched, seq, axis=1))
-    scol = flat - e.base
-    hit = _partial_hits(layout, steps, seq, flat, e.width)
-    p_bytes = steps.partial[2]
+    scol = np.flatnonzero(cols)
+    hit = _partial_hits(layout, steps, seq, scol, e.width)
+    np.subtract(scol, e.base, out=scol)  # the row's position in the new order
     if len(ends) >= 2 and not (starts[1:] >= ends[:-1]).all():
         return _replay_overlapping(starts, ends, steps, scol, hit, params, e)
-    # a sound layout: a step's previous touched row ends before this one starts, and rows'
-    # ends (so their last pages) rise with their starts
-    n = len(scol)
-    s_entry, e_entry = starts[scol], ends[scol]
-    if len(hit):
-        # a partial read is taken as p_bytes from the row's start: which rows of the token
-        # embedding were gathered is not recorded, so only their amount is known
-        e_entry[hit] = s_entry[hit] + p_bytes
-    merged = np.zeros(n, dtype=bool)  # within merge_gap of the step's previous touched row
+    # a sound layout: a step's previous touched row ends before this one starts, and the rows'
+    # ends (so their last units) rise with their starts
+    n, first = len(scol), e.seg_start
+    # a partial read is taken as p_bytes from the row's start: which rows of the token
+    # embedding were gathered is not recorded, so only their amount is known
+    by_entry = np.argsort(hit, kind="stable")
+    hit, hit_end = hit[by_entry], starts[scol[hit[by_entry]]] + steps.partial[2][by_entry]
+    after_hit = hit + 1
+    after_hit = after_hit[(after_hit < n)]
+    after_hit = after_hit[~e.first[after_hit]]
+    # merged into the step's previous touched row p (gap at most merge_gap): ends[p] >=
+    # starts[j] - merge_gap, so p at or after the first row ending there (ends rise)
+    reach = np.searchsorted(ends, starts - params.merge_gap, side="left")
+    merged = e.buffer("merged", (n,), bool)
     if n:
-        np.less_equal(s_entry[1:] - e_entry[:-1], params.merge_gap, out=merged[1:])
-    merged[e.first] = False
+        near = _gather(reach, scol[1:], e.buffer("near", (n - 1,), np.int64))
+        np.greater_equal(scol[:-1], near, out=merged[1:])
+    merged[first] = False
+    merged[after_hit] = starts[scol[after_hit]] - hit_end[np.searchsorted(hit, after_hit - 1, side="right") - 1] <= params.merge_gap
     # around a partial read (or at negative offsets) a row may add no unit: clamp there
-    near = np.r_[hit, hit + 1]
-    clamp = np.arange(n) if len(starts) and starts[0] < 0 else near[near < n]
+    clamp = np.r_[hit, after_hit]
+    if len(starts) and starts[0] < 0:
+        clamp = np.arange(n)
     counts = []
+    last, floor = e.buffer("last", (n,), np.int64), e.buffer("floor", (n,), np.int64)
     for unit in (params.page, params.readahead):
-        # new units of a row: last - max(first - 1, the previous touched row's last unit), with
-        # unit indices per row once per order, then gathers instead of 10^7 divisions
-        last = ((ends - 1) // unit)[scol]
-        if len(hit):
-            last[hit] = (e_entry[hit] - 1) // unit
-        prev_last = np.empty(n, dtype=np.int64)
-        prev_last[1:] = last[:-1]
-        prev_last[e.first] = -1
-        np.maximum(prev_last, (starts // unit - 1)[scol], out=prev_last)
-        added = np.subtract(last, prev_last, out=prev_last)
+        # new units of a row: last - max(first - 1, the previous touched row's last unit),
+        # with unit indices per row once per order, then gathers instead of 10^7 divisions
+        first_unit = starts // unit - 1
+        _gather((ends - 1) // unit, scol, last)
+        last[hit] = (hit_end - 1) // unit
+        _gather(first_unit, scol, floor)
+        np.maximum(floor[1:], last[:-1], out=floor[1:])
+        floor[first] = np.maximum(first_unit[scol[first]], -1)  # no previous row
+        added = np.subtract(last, floor, out=floor)
         added[clamp] = np.maximum(added[clamp], 0)
         counts.append(_per_step(added, e))
     return StepScores(bytes=e.bytes.copy(), extents=e.counts - _per_step(merged, e), pages=counts[0],
@@ -481,11 +505,18 @@ class Plan:
     results: list[RunResult] = field(default_factory=list)
 
 
-def _stats(values: np.ndarray) -> tuple[float, float, float]:
-    if not len(values):
-        return float("nan"), float("nan"), float("nan")
+def _stats(values: np.ndarray, bounds: np.ndarray) -> list[tuple[float, float, float]]:
+    """(mean, p50, p95) of ``values`` over each run's steps ``bounds[i]:bounds[i + 1]``: the
+    percentiles of every run of one length at once (NumPy's own, along an axis)."""
     v = values.astype(np.float64)
-    return float(v.mean()), float(np.percentile(v, 50)), float(np.percentile(v, 95))
+    a, n = bounds[:-1], np.diff(bounds)
+    p50, p95 = np.full(len(n), np.nan), np.full(len(n), np.nan)
+    for length in np.unique(n[n > 0]).tolist():
+        runs = np.flatnonzero(n == length)
+        block = v[a[runs, None] + np.arange(length)]
+        p50[runs], p95[runs] = np.percentile(block, 50, axis=1), np.percentile(block, 95, axis=1)
+    return [(float(v[i:j].mean()) if j > i else float("nan"), float(m), float(h))
+            for i, j, m, h in zip(a.tolist(), bounds[1:].tolist(), p50.tolist(), p95.tolist(), strict=True)]
 
 
 def distinct_bytes(layout: Layout, steps: Steps) -> np.ndarray:
@@ -531,10 +562,10 @@ def make_plan(layout: Layout, steps: Steps, orders: list[str], params: Params,
         if steps.n_steps else np.zeros(1, np.int64)
     for o in orders:
         sc = per_step[o]
-        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        stats = zip(_stats(sc.extents, bounds), _stats(sc.pages, bounds), _stats(sc.windows, bounds), strict=True)
+        for a, b, (ext, pg, win) in zip(bounds[:-1].tolist(), bounds[1:].tolist(), stats, strict=True):
             ri = int(steps.run_index[a])
             run_id = steps.run_ids[ri]
-            ext, pg, win = _stats(sc.extents[a:b]), _stats(sc.pages[a:b]), _stats(sc.windows[a:b])
             plan.results.append(RunResult(
                 run_id=run_id, order_name=o, in_sample=o in TRAINED_ORDERS and run_id in in_sample_runs,
                 n_steps=b - a, mean_bytes_per_step=float(sc.bytes[a:b].mean()),
