@@ -195,6 +195,30 @@ def test_refusals_leave_no_output(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.gguf", "in.gguf"]
 
 
+def test_a_byte_written_wrong_is_caught_and_leaves_no_output(tmp_path, monkeypatch):
+    # the checksums are taken over the bytes meant for OUT; the verify reads OUT back, so one
+    # byte flipped on its way into the file fails the repack
+    from warehouse.layout import repack as rp
+
+    src = tmp_path / "in.gguf"
+    write_moe(src)
+    real, calls = rp._write_at, []
+
+    def flip_one_byte(fd, view, to):
+        calls.append(to)
+        if len(calls) == 5:
+            bad = bytearray(view)
+            bad[len(bad) // 2] ^= 0xFF
+            view = memoryview(bad)
+        real(fd, view, to)
+
+    monkeypatch.setattr(rp, "_write_at", flip_one_byte)
+    with pytest.raises(InputError, match="checksum mismatch after writing"):
+        repack(src, tmp_path / "out.gguf", "coact", _random_perms())
+    assert len(calls) > 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.gguf"]
+
+
 def test_cli_repack_and_its_errors(tmp_path, db_path, cli):
     src = tmp_path / "in.gguf"
     write_moe(src)

@@ -3,11 +3,12 @@
 ``repack(IN, OUT, order, permutations)`` writes the header, metadata and tensor infos with the
 gguf package's ``GGUFWriter`` (metadata copied field by field, read from IN's header by the
 warehouse's own parser), then copies every tensor's bytes from IN in chunks of ``CHUNK`` bytes
-with ``copy_file_range`` (the kernel copies; the process maps one chunk at a time to take its
-checksum, so memory stays bounded however large the model; holes of a sparse IN, found with
-``SEEK_DATA``, are not read and stay holes), fsyncs, then re-reads OUT's own header and data
-and checks every chunk's CRC-32C (the ``crc32c`` package, hardware-accelerated) against what
-was meant to be written. OUT is written under a temporary name in its folder and renamed at
+through one buffer, taking each chunk's CRC-32C (the ``crc32c`` package, hardware-accelerated)
+over the bytes read before writing them (memory stays at the buffer however large the model;
+holes of a sparse IN, found with ``SEEK_DATA``, are not read and stay holes). Each chunk
+written is handed to the disk at once (``warehouse.layout.writeback``); after the fsync, OUT's
+own header is re-read and every chunk of its data read back and checked against the CRC of
+what was meant to be written. OUT is written under a temporary name in its folder and renamed at
 the end; a failure leaves no OUT behind.
 
 Orders (the same as ``warehouse.layout.plan``'s): ``layer`` moves whole tensors into block
@@ -26,7 +27,6 @@ position; repacking a repacked file composes them), which model and trace ingest
 from __future__ import annotations
 
 import errno
-import mmap
 import os
 import re
 import tempfile
@@ -41,6 +41,7 @@ from ..errors import InputError, UsageError
 from ..formats.gguf.expert_permutation import PERMUTATION_KEY, file_permutations
 from ..formats.gguf.layout import read_gguf_layout
 from .plan import Layout, order_offsets
+from .writeback import start_writeback
 
 CHUNK = 16 << 20
 REPACK_ORDERS = ("layer", "hot-first", "coact")
@@ -177,21 +178,37 @@ def _segments(pieces, size: int):
             off, pos, length = off + n, pos + n, length - n
 
 
+def _read_into(fd: int, view: memoryview, at: int, path: Path) -> None:
+    """Fill ``view`` with the file's bytes from ``at``."""
+    while len(view):
+        got = os.preadv(fd, [view], at)
+        if got <= 0:
+            raise InputError(path, f"file ends inside tensor data ({len(view)} bytes short)", offset=at)
+        view, at = view[got:], at + got
+
+
+def _write_at(fd: int, view: memoryview, to: int) -> None:
+    while len(view):
+        done = os.pwrite(fd, view, to)
+        if done <= 0:
+            raise OSError(f"pwrite wrote nothing at byte {to}")
+        view, to = view[done:], to + done
+
+
 class _Stream:
-    """Chunked copy from IN to OUT: holes stay holes, CRC-32C per CHUNK of each tensor.
+    """Chunked copy from IN to OUT through one CHUNK-sized buffer: holes stay holes, CRC-32C
+    per CHUNK of each tensor, taken over the very bytes that are then written.
 
-    The kernel copies (copy_file_range: no trip through user memory) while the CRC is taken
-    over IN's mapped pages; each chunk's pages leave the mapping after use, so the process's
-    resident memory stays at a chunk however large the file."""
+    The data passes the process once (read, checksum while the buffer is in the CPU cache,
+    write), and memory stays at the buffer however large the file. OUT is written front to
+    back; every CHUNK written is handed to the disk at once (``writeback``), so the disk works
+    while the copy goes on and the fsync at the end finds little left."""
 
-    def __init__(self, src: int, dst: int, path: Path, progress: Progress | None, total: int):
+    def __init__(self, src: int, dst: int, path: Path, progress: Progress | None, total: int, start: int):
         self.src, self.dst, self.path, self.progress, self.total, self.done = src, dst, path, progress, total, 0
         self.size = os.fstat(src).st_size
-        self.map = mmap.mmap(src, 0, access=mmap.ACCESS_READ) if self.size else None
-
-    def close(self) -> None:
-        if self.map is not None:
-            self.map.close()
+        self.buffer = memoryview(bytearray(CHUNK))
+        self.flushed = start  # OUT's bytes before this are on their way to disk
 
     def tensor(self, src_start: int, dst_start: int, pieces, size: int) -> list[int]:
         crcs, crc = [], 0
@@ -203,8 +220,11 @@ class _Stream:
             if _is_hole(self.src, at, n):
                 crc = _crc_zeros(n, crc)  # OUT keeps the hole: nothing written
             else:
-                crc = _crc_mapped(self.map, at, n, crc)
-                _copy_range(self.src, self.dst, at, dst_start + pos, n)
+                data = self.buffer[:n]
+                _read_into(self.src, data, at, self.path)
+                crc = crc32c.crc32c(data, crc)
+                _write_at(self.dst, data, dst_start + pos)
+                self._hand_to_disk(dst_start + pos + n)
             if (pos + n) % CHUNK == 0 or pos + n == size:
                 crcs.append(crc)
                 crc = 0
@@ -213,32 +233,22 @@ class _Stream:
                 self.progress("write", self.done, self.total)
         return crcs
 
-
-def _crc_mapped(mm: mmap.mmap, at: int, n: int, crc: int) -> int:
-    with memoryview(mm) as whole:
-        crc = crc32c.crc32c(whole[at:at + n], crc)
-    lo = at - at % mmap.PAGESIZE
-    mm.madvise(mmap.MADV_DONTNEED, lo, at + n - lo)  # the page cache keeps them; this process does not
-    return crc
-
-
-def _copy_range(src: int, dst: int, at: int, to: int, n: int) -> None:
-    while n:
-        done = os.copy_file_range(src, dst, n, at, to)
-        if done <= 0:
-            raise OSError(f"copy_file_range copied nothing at byte {at}")
-        at, to, n = at + done, to + done, n - done
+    def _hand_to_disk(self, end: int) -> None:
+        if end - self.flushed >= CHUNK:
+            start_writeback(self.dst, self.flushed, end - self.flushed)
+            self.flushed = end
 
 
 def _verify(out: Path, expected: dict[str, tuple], progress: Progress | None, total: int) -> None:
-    """Re-read OUT: the intended tensors, types and shapes, and every chunk's CRC-32C as written."""
+    """Re-read OUT: the intended tensors, types and shapes, and every chunk's CRC-32C as written
+    (read back through the file, in CHUNK reads into one buffer)."""
     layout = read_gguf_layout(out)
     got = {t.name: t for t in layout.tensors}
     if set(got) != set(expected):
         raise InputError(out, "the written file lists other tensors than the input")
     done = 0
+    buffer = memoryview(bytearray(CHUNK))
     fd = os.open(out, os.O_RDONLY)
-    mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
     try:
         end = os.fstat(fd).st_size
         for t in sorted(layout.tensors, key=lambda t: t.data_start):
@@ -250,7 +260,11 @@ def _verify(out: Path, expected: dict[str, tuple], progress: Progress | None, to
             crcs = []
             for pos in range(0, size, CHUNK):
                 n, at = min(CHUNK, size - pos), t.data_start + pos
-                crcs.append(_crc_zeros(n, 0) if _is_hole(fd, at, n) else _crc_mapped(mm, at, n, 0))
+                if _is_hole(fd, at, n):
+                    crcs.append(_crc_zeros(n, 0))
+                else:
+                    _read_into(fd, buffer[:n], at, out)
+                    crcs.append(crc32c.crc32c(buffer[:n]))
                 done += n
                 if progress:
                     progress("verify", done, total)
@@ -259,7 +273,6 @@ def _verify(out: Path, expected: dict[str, tuple], progress: Progress | None, to
                 raise InputError(out, f"tensor {t.name}: checksum mismatch after writing",
                                  offset=t.data_start + bad * CHUNK)
     finally:
-        mm.close()
         os.close(fd)
 
 
@@ -325,7 +338,7 @@ def repack(in_path: str | os.PathLike, out_path: str | os.PathLike, order: str,
         cursor, n_permuted = data_start, 0
         src = os.open(in_path, os.O_RDONLY)
         try:
-            stream = _Stream(src, fout.fileno(), in_path, progress, total)
+            stream = _Stream(src, fout.fileno(), in_path, progress, total, data_start)
             for i in sequence:
                 t = by_index[i]
                 pieces = _pieces(t.name, t.dims, t.size_bytes, perms_out, src_pos, n_experts)
@@ -333,7 +346,6 @@ def repack(in_path: str | os.PathLike, out_path: str | os.PathLike, order: str,
                 n_permuted += pieces is not None
                 expected[t.name] = (t.ggml_type, t.dims, t.size_bytes, crcs)
                 cursor = data_start + GGUFWriter.ggml_pad(cursor - data_start + t.size_bytes, align)
-            stream.close()
         finally:
             os.close(src)
         os.ftruncate(fout.fileno(), cursor if sequence else data_start)  # padding and holes read as zeros
