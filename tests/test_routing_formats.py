@@ -323,3 +323,97 @@ def test_route_trace_columns_are_read_by_name(tmp_path):
     a, b = detect.read(DATA / "route_trace.csv"), detect.read(p)
     assert [rows(x) for x in a] == [rows(x) for x in b]
     assert np.isnan(b[0].weight).all() and (b[0].recorded_residency == -1).all()
+
+
+def _interchange_rows(seed=11):
+    """Plain rows of two interleaved runs (run, position, phase, layer, rank, expert, weight, step),
+    in shuffled order; run "b" has no step for its prompt rows, as the format says."""
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for run, n_tokens, n_prompt in (("b", 7, 2), ("a", 5, 3)):
+        for pos in range(n_tokens):
+            gen = pos >= n_prompt
+            for layer in range(L):
+                for rank, e in enumerate(rng.sample(range(8), K)):
+                    out.append((run, pos, "generate" if gen else "prompt", layer, rank, e,
+                                rng.choice([None, rng.random()]), pos - n_prompt if gen else None))
+    rng.shuffle(out)
+    return out
+
+
+def test_interchange_parquet_reads_dictionaries_row_groups_and_other_integer_widths(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from warehouse.formats.routing import interchange
+
+    data = _interchange_rows()
+    col = list(zip(*data, strict=True))
+    # run as chunks with dictionaries of their own, "b" twice in one and a value no row uses
+    half = len(data) // 2
+    words = (["b", "unused", "a", "b"], ["a", "b"])
+    chunks = []
+    for w, part in zip(words, (col[0][:half], col[0][half:]), strict=True):
+        idx = [w.index(r) if i % 2 else len(w) - 1 - w[::-1].index(r) for i, r in enumerate(part)]
+        chunks.append(pa.DictionaryArray.from_arrays(pa.array(idx, pa.int32()), pa.array(w)))
+    table = pa.table({
+        "run": pa.chunked_array(chunks), "position": pa.array(col[1], pa.int32()),
+        "phase": pa.array(col[2]).dictionary_encode(), "layer": pa.array(col[3], pa.uint8()),
+        "rank": pa.array(col[4], pa.int64()), "expert": pa.array(col[5], pa.int16()),
+        "weight": pa.array(col[6], pa.float32()), "step": pa.array(col[7], pa.int64())})
+    p = tmp_path / "r.parquet"
+    pq.write_table(table, p, row_group_size=7)
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(table.cast(pa.schema([(f.name, pa.string() if pa.types.is_dictionary(f.type) else f.type)
+                                         for f in table.schema])), plain, row_group_size=1000)
+    decoded = [interchange.from_table(p, table, None, interchange.FORMAT_PARQUET), detect.read(p),
+               detect.read(plain)]
+    for runs in decoded:
+        assert [r.run_name for r in runs] == list(dict.fromkeys(d[0] for d in data))  # the order of first rows
+        for r in runs:
+            mine = [d for d in data if d[0] == r.run_name]
+            by_rank: dict = {}
+            for _, pos, _, layer, rank, e, _, _ in mine:
+                by_rank.setdefault((pos, layer), {})[rank] = e
+            assert rows(r) == {key: [v[k] for k in sorted(v)] for key, v in by_rank.items()}
+            got = {(int(a), int(b), int(c)): (int(ph), int(st), float(w))
+                   for a, b, c, ph, st, w in zip(r.position, r.layer_id, r.rank, r.phase, r.step, r.weight,
+                                                 strict=True)}
+            for _, pos, phase, layer, rank, _, w, step in mine:
+                ph, st, weight = got[(pos, layer, rank)]
+                assert ph == (GENERATE if phase == "generate" else PROMPT)
+                assert st == (-1 if step is None else step)
+                assert math.isnan(weight) if w is None else weight == float(np.float32(w))
+
+
+def test_interchange_parquet_errors_name_the_row(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = _interchange_rows()
+    col = list(zip(*data, strict=True))
+    names = ("run", "position", "phase", "layer", "rank", "expert", "weight", "step")
+
+    def bad(name, values, pattern):
+        cols = dict(zip(names, col, strict=True))
+        cols[name] = values
+        p = tmp_path / "t.parquet"
+        pq.write_table(pa.table({k: pa.array(v) for k, v in cols.items()}), p, row_group_size=5)
+        with pytest.raises(RoutingInputError, match=pattern):
+            detect.read(p)
+
+    at = 13
+    bad("position", [v + 0.5 if i == at else float(v) for i, v in enumerate(col[1])],
+        rf"t.parquet, row {at}: position is not an integer")
+    # the same (run, position, layer, rank) twice: the later row is named
+    twin = next(i for i in range(at + 1, len(data)) if data[i][0] == data[at][0])
+    rank = list(col[4])
+    same = next(i for i in range(len(data)) if data[i][:2] == data[twin][:2] and data[i][3] == data[twin][3]
+                and i != twin)
+    rank[twin] = rank[same]
+    bad("rank", rank, rf"t.parquet, row {max(twin, same)}: duplicate \(run, position, layer, rank\)")
+    bad("phase", [("decode" if i == at else v) for i, v in enumerate(col[2])],
+        rf"t.parquet, row {at}: phase 'decode' is neither prompt nor generate")
+    bad("layer", [(-1 if i == at else v) for i, v in enumerate(col[3])], rf"t.parquet, row {at}: negative layer")

@@ -284,6 +284,53 @@ def test_recorder_bytes_without_a_model(tmp_path):
     assert {r["r"] for r in residency} == {"hit", "miss"}
 
 
+def test_a_repacked_model_gets_original_ids_in_routes_and_step_selections(tmp_path):
+    """A routing of a repacked model (positions as its recorder saw them) is stored in original
+    expert ids, step_selections included; an id repeated within a selection is kept once at its
+    best rank."""
+    import random
+
+    from gguf import GGUFValueType
+
+    from warehouse.cli import run
+
+    rng = random.Random(17)
+    perms = [rng.sample(range(E), E) for _ in range(L)]  # position j of layer l holds perms[l][j]
+    metadata = {**moe_metadata(ARCH, L, E),
+                **{f"moewh.expert_permutation.{la}": (",".join(map(str, perms[la])), GGUFValueType.STRING)
+                   for la in range(L)}}
+    gguf = write_gguf(tmp_path / "repacked.gguf", moe_tensors(n_layers=L, n_experts=E), arch=ARCH, metadata=metadata)
+    n_prompt, n_tokens = 3, 9
+    lines = ["run,position,phase,layer,rank,expert,step"]
+    recorded = {}
+    for pos in range(n_tokens):
+        gen = pos >= n_prompt
+        for la in range(L):
+            ids = [rng.randrange(E) for _ in range(K + 1)]
+            if pos % 2:
+                ids[-1] = ids[0]  # an id twice in one selection
+            for rank, e in enumerate(ids):
+                recorded[(pos, la, rank)] = e
+                lines.append(f"r,{pos},{'generate' if gen else 'prompt'},{la},{rank},{e},{pos - n_prompt if gen else ''}")
+    routes = tmp_path / "routes.csv"
+    routes.write_text("\n".join(lines) + "\n")
+    db = str(tmp_path / "w.duckdb")
+    assert run(["--db", db, "ingest", "model", str(gguf), "--name", "rep"]) == 0
+    assert run(["--db", db, "ingest", "routing", str(routes), "--model", "rep", "--experts-used", str(K + 1)]) == 0
+    got = {(r["position"], r["layer_id"], r["rank"]): r["expert_id"]
+           for r in query(db, "select position, layer_id, rank, expert_id from token_routes")}
+    assert got == {key: perms[key[1]][e] for key, e in recorded.items()}
+    best: dict = {}
+    for (pos, la, rank), e in recorded.items():
+        if pos >= n_prompt:
+            key = (pos - n_prompt, la, perms[la][e])
+            best[key] = min(best.get(key, rank), rank)
+    steps = {(r["step"], r["layer_id"], r["expert_id"]): r["rank"]
+             for r in query(db, "select step, layer_id, expert_id, rank from step_selections")}
+    assert steps == best
+    assert query(db, "select count(*) as n from step_selections")[0]["n"] == len(best)
+
+
 def test_trace_runs_show_one_token_per_pass(tmp_path):
     from warehouse.db.store import open_store
     from warehouse.ingest.traces import ingest_trace

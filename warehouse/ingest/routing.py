@@ -25,11 +25,11 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ..db.sqlfiles import load_sql
+from ..db.sqlfiles import ident, load_sql, render_sql
 from ..errors import UsageError
 from ..formats.routing import detect, interchange
 from ..formats.routing.problems import RoutingInputError, first_bad
-from ..formats.routing.routes import GENERATE, PHASE_NAMES, RESIDENCY_NAMES, Routes
+from ..formats.routing.routes import GENERATE, PHASE_NAMES, RESIDENCY_NAMES, Routes, Tokens
 from . import expert_permutation
 from .arrow_columns import column, dictionary_column, strings
 from .traces import RUN_ID_CHARS, delete_run
@@ -69,7 +69,10 @@ def model_facts(con: duckdb.DuckDBPyConnection, model_id: str | None) -> ModelFa
 
 def digest(routes: Routes) -> str:
     """run_id of a routing: a digest of every routed row (canonical order) and of the counts."""
-    r = routes.sorted()
+    return _digest(routes.sorted())
+
+
+def _digest(r: Routes) -> str:
     h = hashlib.sha1(b"routes v1\n")
     for name in ("position", "token_id", "phase", "step", "pass_id", "layer_id", "rank", "expert_id",
                  "recorded_residency", "trusted"):
@@ -108,8 +111,7 @@ def _route_table(run_id: str, r: Routes) -> pa.Table:
     })
 
 
-def _token_table(run_id: str, r: Routes) -> pa.Table:
-    t = r.token_table()
+def _token_table(run_id: str, t: Tokens) -> pa.Table:
     n = len(t)
     pieces = t.piece if t.piece is not None else [None] * n
     return pa.table({
@@ -126,6 +128,23 @@ def _token_table(run_id: str, r: Routes) -> pa.Table:
 def _append(con, table: str, arrow: pa.Table) -> None:
     if arrow.num_rows:
         con.from_arrow(arrow).insert_into(table)
+
+
+def _step_selections(con, run_id: str, r: Routes) -> None:
+    """step_selections of a routing-only run, grouped from its generated rows as Arrow: reading
+    them back out of token_routes costs more than the grouping itself."""
+    gen = np.flatnonzero(r.phase == GENERATE)
+    if not len(gen):
+        return
+    con.register(_GENERATED, pa.table({name: column(getattr(r, name)[gen])
+                                       for name in ("step", "layer_id", "expert_id", "rank")}))
+    try:
+        con.execute(render_sql("routing/step_selections.sql", generated=ident(_GENERATED)), {"run_id": run_id})
+    finally:
+        con.unregister(_GENERATED)
+
+
+_GENERATED = "_moewh_generated_routes"
 
 
 def _check(path, r: Routes, facts: ModelFacts | None) -> None:
@@ -168,7 +187,7 @@ def ingest_routes(
     r = routes.sorted()
     warnings = list(r.warnings)
     if attach_to is None:
-        run_id = digest(r)
+        run_id = _digest(r)
         run_name = name or r.run_name or path.stem
         existing = con.execute(load_sql("routing/existing_run.sql"), {"run_id": run_id}).fetchall()
         if existing and not replace:
@@ -215,7 +234,7 @@ def ingest_routes(
             "experts_used_source": k_source, "file_size_bytes": file_size_bytes,
             "tag_keys": [a for a, _ in tag_items], "tag_values": [b for _, b in tag_items]})
     _append(con, "token_routes", _route_table(run_id, r))
-    _append(con, "tokens", _token_table(run_id, r))
+    _append(con, "tokens", _token_table(run_id, tokens))
     if layer_bytes is not None:
         _append(con, "routing_layer_bytes", pa.table({
             "run_id": dictionary_column(np.zeros(len(layer_bytes.layer_id), np.int8), [run_id]),
@@ -229,15 +248,16 @@ def ingest_routes(
             "layer_id": column(np.asarray(c.layer_id, np.int32)),
             "expert_id": column(np.asarray(c.expert_id, np.int32)),
             "activations": column(np.asarray(c.count, np.int64))}))
-    expert_permutation.to_original_ids(con, model_id, run_id, ("token_routes", "routing_counts"))  # a repacked model
+    if routing_only:
+        _step_selections(con, run_id, r)
+    # a repacked model: renumbering each layer's ids one to one keeps step_selections' grouping
+    expert_permutation.to_original_ids(con, model_id, run_id, ("token_routes", "routing_counts", "step_selections"))
     untrusted = int(np.count_nonzero(~r.trusted))
     con.execute(load_sql("routing/routing_run.sql"), {
         "run_id": run_id, "routing_only": routing_only, "n_layers": r.n_layers, "n_experts": r.n_experts,
         "n_tokens": len(tokens), "n_prompt_tokens": len(tokens) - n_gen, "n_generated_tokens": n_gen,
         "counts_only": r.counts is not None, "untrusted_rows": untrusted, "bytes_source": bytes_source,
         "dense_bytes_per_token": dense})
-    if routing_only:
-        con.execute(load_sql("routing/step_selections.sql"), {"run_id": run_id})
     return RoutingResult(run_id, True, run_name, r.source_format, len(r), len(tokens), n_gen,
                          r.counts is not None, warnings)
 

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from .csvtext import read_table
 from .problems import RoutingInputError, first_bad
-from .routes import GENERATE, PHASE_NAMES, PROMPT, RESIDENCY_NAMES, Routes
+from .routes import GENERATE, PHASE_NAMES, PROMPT, RESIDENCY_NAMES, ROW_DTYPES, UNKNOWN, Routes, order_key
 
 FORMAT_CSV = "routes-csv"
 FORMAT_PARQUET = "routes-parquet"
@@ -52,7 +52,12 @@ def read(path: Path, fmt: str) -> list[Routes]:
     path = Path(path)
     if fmt == FORMAT_PARQUET:
         try:
-            table = pq.ParquetFile(path).read()  # not read_table: its dataset layer imports pandas
+            # not read_table: its dataset layer imports pandas. Text columns are read as the
+            # file's own dictionaries: a code per row, no string per row to compare or encode.
+            schema = pq.ParquetFile(path).schema_arrow
+            text = [f.name for f in schema if f.name in _TEXT and (pa.types.is_string(f.type)
+                                                                    or pa.types.is_large_string(f.type))]
+            table = pq.ParquetFile(path, read_dictionary=text).read()
         except (pa.ArrowInvalid, OSError) as exc:
             raise RoutingInputError(path, None, f"unreadable Parquet: {exc}") from None
         first_line = None
@@ -81,45 +86,42 @@ def from_table(path: Path, table: pa.Table, first_line: int | None, fmt: str) ->
         if col.null_count:
             i = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
             raise RoutingInputError(path, _where(first_line, i), f"empty {c}")
-    # strings through Arrow compute: NumPy object arrays would cost a second per million rows
-    run_codes = pc.dictionary_encode(table.column("run").cast(pa.string())).combine_chunks()
-    run = run_codes.indices.to_numpy(zero_copy_only=False)
-    run_labels = run_codes.dictionary.to_pylist()
-    phase = table.column("phase").cast(pa.string())
-    is_gen = pc.equal(phase, "generate").to_numpy(zero_copy_only=False)
-    is_prompt = pc.equal(phase, "prompt").to_numpy(zero_copy_only=False)
+    # strings as codes into their distinct values: NumPy object arrays would cost a second per million rows
+    run, run_labels = _codes(table.column("run"))
+    if None in run_labels and (i := first_bad(run == run_labels.index(None))) is not None:
+        raise RoutingInputError(path, _where(first_line, i), "empty run")
+    phase, phase_labels = _codes(table.column("phase"))
+    is_gen = np.array([v == "generate" for v in phase_labels], bool)[phase]
+    is_prompt = np.array([v == "prompt" for v in phase_labels], bool)[phase]
     if (i := first_bad(~(is_gen | is_prompt))) is not None:
-        raise RoutingInputError(path, _where(first_line, i), f"phase {phase[i].as_py()!r} is neither prompt nor "
-                                "generate")
-    cols = {"position": _ints(table, "position"), "layer_id": _ints(table, "layer"), "rank": _ints(table, "rank"),
-            "expert_id": _ints(table, "expert"), "phase": np.where(is_gen, GENERATE, PROMPT)}
-    for name in ("position", "layer_id", "rank", "expert_id"):
+        raise RoutingInputError(path, _where(first_line, i), f"phase {phase_labels[phase[i]]!r} is neither prompt "
+                                "nor generate")
+    cols = {name: _ints(path, first_line, table, c, ROW_DTYPES[name]) for c, name in _KEYS.items()}
+    cols["phase"] = np.where(is_gen, np.int8(GENERATE), np.int8(PROMPT))
+    for name in _KEYS.values():
         if (i := first_bad(cols[name] < 0)) is not None:
             raise RoutingInputError(path, _where(first_line, i), f"negative {name.removesuffix('_id')}")
     if "weight" in names:
         cols["weight"] = table.column("weight").cast(pa.float64()).fill_null(np.nan).to_numpy()
     for name in ("token_id", "step", "pass_id"):
         if name in names:
-            cols[name] = table.column(name).cast(pa.int64()).fill_null(-1).to_numpy()
+            cols[name] = _ints(path, first_line, table, name, ROW_DTYPES[name], missing=UNKNOWN)
     if "step" in names:
         bad = is_gen & (cols["step"] < 0) | ~is_gen & (cols["step"] >= 0)
         if (i := first_bad(bad)) is not None:
             raise RoutingInputError(path, _where(first_line, i), "step must be given for generated tokens only")
     if "residency" in names:
-        text = table.column("residency").cast(pa.string())
-        res = pc.fill_null(pc.index_in(text, pa.array(list(RESIDENCY_NAMES))), -1).to_numpy().astype(np.int8)
-        known = pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False) | (res >= 0)
-        if (i := first_bad(~known)) is not None:
-            raise RoutingInputError(path, _where(first_line, i), f"residency {text[i].as_py()!r}: expected "
+        codes, labels = _codes(table.column("residency"))
+        res = np.array([RESIDENCY_NAMES.index(v) if v in RESIDENCY_NAMES else UNKNOWN for v in labels], np.int8)
+        known = np.array([v in RESIDENCY_NAMES or v in ("", None) for v in labels], bool)
+        if (i := first_bad(~known[codes])) is not None:
+            raise RoutingInputError(path, _where(first_line, i), f"residency {labels[codes[i]]!r}: expected "
                                     f"{', '.join(RESIDENCY_NAMES)} or empty")
-        cols["recorded_residency"] = res
+        cols["recorded_residency"] = res[codes]
     if "trusted" in names:
         cols["trusted"] = table.column("trusted").cast(pa.bool_()).fill_null(True).to_numpy(zero_copy_only=False)
     runs = []
-    codes, first = np.unique(run, return_index=True)
-    for code in codes[np.argsort(first)]:
-        label = run_labels[int(code)]
-        sel = np.flatnonzero(run == code) if len(codes) > 1 else slice(None)
+    for label, sel in _runs(run, run_labels):
         part = {k: v[sel] for k, v in cols.items()}
         if "step" not in part:
             gen = part["phase"] == GENERATE
@@ -134,14 +136,76 @@ def from_table(path: Path, table: pa.Table, first_line: int | None, fmt: str) ->
     return runs
 
 
-def _ints(table, name):
-    return table.column(name).cast(pa.int64()).to_numpy()
+_TEXT = ("run", "phase", "residency")
+_KEYS = {"position": "position", "layer": "layer_id", "rank": "rank", "expert": "expert_id"}
+
+
+def _codes(col: pa.ChunkedArray) -> tuple[np.ndarray, list]:
+    """A text column as one code per row into its distinct values (None stands for null)."""
+    if not pa.types.is_dictionary(col.type):
+        col = pc.dictionary_encode(col.cast(pa.string()))
+    arr = col.unify_dictionaries().combine_chunks()
+    # a file's dictionary may repeat a value or hold one no row uses; encode it once more
+    values = pc.dictionary_encode(arr.dictionary.cast(pa.string()), null_encoding="encode")
+    labels = values.dictionary.to_pylist()
+    remap = values.indices.to_numpy(zero_copy_only=False)
+    codes = (arr.indices.fill_null(0) if arr.null_count else arr.indices).to_numpy()
+    if not np.array_equal(remap, np.arange(len(remap))):
+        codes = remap[codes]
+    if arr.null_count:
+        codes = np.where(arr.is_null().to_numpy(zero_copy_only=False), len(labels), codes)
+        labels.append(None)
+    return codes, labels
+
+
+def _runs(run: np.ndarray, labels: list) -> list[tuple[str, np.ndarray | slice]]:
+    """(name, rows) of each run, in the order of their first rows; rows ascending."""
+    if len(labels) == 1:  # one run, the usual file: nothing to group
+        return [(labels[0], slice(None))] if len(run) else []
+    counts = np.bincount(run, minlength=len(labels))
+    used = np.flatnonzero(counts)
+    if len(used) < 2:
+        return [(labels[int(code)], slice(None)) for code in used]
+    # a stable sort groups each run's rows, in file order; small codes sort by radix
+    order = np.argsort(run.astype(np.uint16 if len(labels) <= 2**16 else np.int64), kind="stable")
+    start = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    first = order[start[used]]
+    return [(labels[int(code)], order[start[code]:start[code] + counts[code]]) for code in used[np.argsort(first)]]
+
+
+def _ints(path: Path, first_line: int | None, table: pa.Table, name: str, dtype,
+          missing: int | None = None) -> np.ndarray:
+    """An integer column as ``dtype`` when its type fits there losslessly (no copy for ``dtype``
+    itself), else as int64 (``Routes`` narrows it); nulls become ``missing``."""
+    col = table.column(name)
+    bits = np.dtype(dtype).itemsize * 8
+    fits = pa.types.is_integer(col.type) and (col.type.bit_width < bits or col.type.bit_width == bits
+                                              and pa.types.is_signed_integer(col.type))
+    try:
+        col = col.cast(pa.from_numpy_dtype(dtype) if fits else pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        i = None
+        if pa.types.is_floating(col.type):  # a fraction, NaN or infinity
+            v = col.to_numpy(zero_copy_only=False)
+            i = first_bad(~(np.isfinite(v) & (v == np.trunc(v))) & ~col.is_null().to_numpy(zero_copy_only=False))
+        raise RoutingInputError(path, None if i is None else _where(first_line, i),
+                                f"{name} is not an integer ({str(exc).splitlines()[0]})") from None
+    if missing is not None and col.null_count:
+        col = col.fill_null(missing)
+    return col.to_numpy()
 
 
 def _unique(path, part, first_line, sel):
     pos, layer, rank = part["position"], part["layer_id"], part["rank"]
-    order = np.lexsort((rank, layer, pos))
-    dup = (np.diff(pos[order]) == 0) & (np.diff(layer[order]) == 0) & (np.diff(rank[order]) == 0)
+    key = order_key(pos, layer, rank)
+    if key is not None:
+        if np.all(key[1:] > key[:-1]):
+            return  # already in canonical order, so every key is new
+        order = np.argsort(key, kind="stable")
+        dup = np.diff(key[order]) == 0
+    else:
+        order = np.lexsort((rank, layer, pos))
+        dup = (np.diff(pos[order]) == 0) & (np.diff(layer[order]) == 0) & (np.diff(rank[order]) == 0)
     if (i := first_bad(dup)) is not None:
         row = int(order[i + 1])
         if not isinstance(sel, slice):

@@ -142,12 +142,8 @@ class Routes:
 
     def _in_order(self) -> bool:
         # one composite key instead of a lexsort: most recorders already write in this order
-        n_rank = int(self.rank.max()) + 1
-        n_layer = int(self.layer_id.max()) + 1
-        if int(self.position.max()) >= 2**62 // (n_rank * n_layer) or self.rank.min() < 0 or self.layer_id.min() < 0:
-            return False
-        key = (self.position * n_layer + self.layer_id) * n_rank + self.rank
-        return bool(np.all(key[1:] >= key[:-1]))
+        key = order_key(self.position, self.layer_id, self.rank)
+        return key is not None and bool(np.all(key[1:] >= key[:-1]))
 
     def token_table(self) -> Tokens:
         """The run's tokens: the decoder's own when it has them, else one per routed position."""
@@ -155,5 +151,25 @@ class Routes:
             return self.tokens
         if not len(self):
             return Tokens(*(np.zeros(0, d) for d in (np.int64, np.int64, np.int8, np.int32, np.int32)))
-        pos, first = np.unique(self.position, return_index=True)
-        return Tokens(pos, self.token_id[first], self.phase[first], self.step[first], self.pass_id[first])
+        p = self.position
+        if np.all(p[1:] >= p[:-1]):  # sorted rows: each position's first row starts a run of equal ones
+            first = np.flatnonzero(np.concatenate(([True], p[1:] != p[:-1])))
+        else:
+            _, first = np.unique(p, return_index=True)
+        return Tokens(p[first], self.token_id[first], self.phase[first], self.step[first], self.pass_id[first])
+
+
+def order_key(position: np.ndarray, layer_id: np.ndarray, rank: np.ndarray) -> np.ndarray | None:
+    """One int64 per row that orders rows as (position, layer, rank) does; None where that does
+    not fit in 62 bits or a layer or rank is negative (then sort by the three columns)."""
+    if not len(position):
+        return np.zeros(0, np.int64)
+    n_rank = int(rank.max()) + 1
+    n_layer = int(layer_id.max()) + 1
+    if int(position.max()) >= 2**62 // (n_rank * n_layer) or rank.min() < 0 or layer_id.min() < 0:
+        return None
+    key = np.multiply(position, n_layer, dtype=np.int64)
+    key += layer_id
+    key *= n_rank
+    key += rank
+    return key
