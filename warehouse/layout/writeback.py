@@ -12,14 +12,17 @@ errors are left to the fsync, which reports them.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+from functools import cache
 
 SYNC_FILE_RANGE_WRITE = 2  # start writeback of the range's dirty pages; do not wait
 
 
+@cache
 def _libc_sync_file_range():
+    # Looked up on first use, not at import: the CLI imports this module for every command.
+    # The interpreter has libc loaded already, so its own symbol table (CDLL(None)) has it.
     try:
-        fn = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True).sync_file_range
+        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
     except (OSError, AttributeError):
         return None
     fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
@@ -27,10 +30,8 @@ def _libc_sync_file_range():
     return fn
 
 
-_SYNC_FILE_RANGE = _libc_sync_file_range()
-
-
 def start_writeback(fd: int, offset: int, n: int) -> None:
     """Ask the kernel to start writing ``n`` bytes of ``fd`` from ``offset`` to disk."""
-    if _SYNC_FILE_RANGE is not None and n > 0:
-        _SYNC_FILE_RANGE(fd, offset, n, SYNC_FILE_RANGE_WRITE)
+    sync_file_range = _libc_sync_file_range()
+    if sync_file_range is not None and n > 0:
+        sync_file_range(fd, offset, n, SYNC_FILE_RANGE_WRITE)
