@@ -10,6 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from ..formats.trace.records import ANOMALY_KINDS
 from .data import DashboardError, DbStatus, db_path, query, status
 
 # Grey for untouched / no data, a sequential scheme for counts, a diverging one for differences.
@@ -171,6 +172,10 @@ _QUALITY = [
                                      "mislabelled. Re-ingest with the right --op-table."),
     ("unknown_memory_source", "warning", "{n:,} source(s) are neither DISK nor BUFFER."),
     ("unknown_phase", "warning", "{n:,} record(s) have a phase that is neither PROMPT nor GENERATE."),
+    ("timestamp_out_of_range", "warning", "{n:,} record(s) have a timestamp above 2^63 - 1; it is "
+                                          "stored as 2^63 - 1."),
+    ("timestamp_backwards", "warning", "{n:,} record(s) are stamped earlier than the previous record of their "
+                                       "thread: the clock or the trace is damaged there."),
     ("unmatched_disk_sources", "warning", "{n:,} DISK source(s) point at file offsets where no tensor of the "
                                           "layout starts: the layout may be wrong or for another model."),
     ("unknown_disk_offsets", "info", "{n:,} DISK source(s) have an unknown (zero) file offset."),
@@ -191,11 +196,7 @@ def quality_messages(row) -> list[tuple[str, str]]:
                                   "experts and has no bytes per step; every hotness figure comes from other runs."))
     if pd.isna(getattr(row, "model_id", None)):
         out.append(("info", "No model layout: DISK offsets cannot be checked and byte figures are unknown."))
-    other = int(row.anomalies) - sum(int(getattr(row, c)) for c, _, _ in _QUALITY
-                                          if c in {"expert_id_out_of_range", "duplicate_expert_ids",
-                                                   "expert_ids_disagree", "too_many_sources", "too_many_experts",
-                                                   "unknown_op_code", "implausible_op", "op_table_mismatch",
-                                                   "unknown_memory_source", "unknown_phase"})
+    other = int(row.anomalies) - sum(int(getattr(row, kind, 0) or 0) for kind in ANOMALY_KINDS)
     if other > 0:
         out.append(("warning", f"{other:,} other anomal{'y' if other == 1 else 'ies'} recorded at ingest "
                                "(see the anomalies table)."))

@@ -265,11 +265,17 @@ class DecodedChunk:
 
 
 ID_TENSOR_PREFIX = "ffn_moe_topk-"
-ANOMALY_KINDS = (
+# Every kind of row in the anomalies table, in the order v1.trace_quality shows them: the
+# per-record kinds decode_chunk finds, then the two found in SQL after the append
+# (expert_ids_disagree, sql/ingest/trace_anomalies.sql; op_table_mismatch, one per run). The
+# view has one count column per kind and the dashboard one sentence per kind; a test keeps
+# both in step with this list.
+RECORD_ANOMALY_KINDS = (
     "expert_id_out_of_range", "duplicate_expert_ids", "too_many_sources", "too_many_experts",
     "unknown_op_code", "implausible_op", "unknown_memory_source", "unknown_phase",
     "timestamp_out_of_range", "timestamp_backwards",
 )
+ANOMALY_KINDS = RECORD_ANOMALY_KINDS + ("expert_ids_disagree", "op_table_mismatch")
 
 
 def _anomalies(run_id: str, record_ids: np.ndarray, found: list[tuple[str, np.ndarray, list[str]]]) -> pa.Table:
@@ -378,6 +384,7 @@ def decode_chunk(
     found = []
 
     def add(kind: str, mask: np.ndarray, detail) -> None:
+        assert kind in RECORD_ANOMALY_KINDS, kind
         where = np.flatnonzero(mask)
         if len(where):
             found.append((kind, where, [detail(i) for i in where]))
