@@ -289,7 +289,23 @@ def ingest_trace(
         delete_run(con, run_id)
 
     n_experts, model_k, n_layers = _model(con, model_id)
+    con.execute(load_sql("ingest/trace_memory_limit.sql"))
+    try:
+        return _decode_and_derive(con, source, scanned, run_id, run_name, table, ops, n_experts, model_k,
+                                  n_layers, warnings, model_id=model_id, experiment=experiment, domain=domain,
+                                  prompt=prompt, n_predict=n_predict, tags=tags, experts_used=experts_used,
+                                  progress=progress)
+    finally:
+        try:
+            con.execute(load_sql("ingest/trace_memory_limit_reset.sql"))
+        except duckdb.Error:
+            pass  # an aborted transaction refuses statements; the error that aborted it is the one to report
 
+
+def _decode_and_derive(con, source, scanned, run_id, run_name, table, ops, n_experts, model_k, n_layers,
+                       warnings, *, model_id, experiment, domain, prompt, n_predict, tags, experts_used,
+                       progress) -> RunResult:
+    path = source.given
     # Decode and append, carrying the pass counter across chunks.
     columns = {t: catalog.table_columns(con, t) for t in ("records", "sources", "record_experts", "anomalies")}
     id_bytes: dict[int, int] = {}
