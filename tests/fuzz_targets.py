@@ -13,7 +13,14 @@ from layout_samples import moe_tensors, write_gguf
 from trace_samples import MEMORY_MAP, REAL_TRACE, TOKEN_JSON
 
 from warehouse.formats.trace import op_tables
-from warehouse.formats.trace.records import RECORD_DTYPE, decode_chunk, pass_starts
+from warehouse.formats.trace.names import NameTable
+from warehouse.formats.trace.records import (
+    RECORD_DTYPE,
+    decode_experts,
+    decode_records,
+    decode_sources,
+    pass_starts,
+)
 from warehouse.ingest.experiments import find_runs
 from warehouse.ingest.models import decode_gguf, decode_layout_file
 from warehouse.ingest.traces import open_source
@@ -80,11 +87,13 @@ def decode_trace(path: Path) -> int:
     source.scan(None)
     ops = op_tables.names(source.default_op_table)
     n, counter = 0, 0
+    dst_names, source_names = NameTable(), NameTable()
     for record_ids, rec in source.chunks(None):
         pass_ids = counter + np.cumsum(pass_starts(rec))
         counter = int(pass_ids[-1])
-        decoded = decode_chunk("fuzz", rec, record_ids, pass_ids, ops, 32)
-        n += decoded.records.num_rows
+        n += decode_records(rec, record_ids, pass_ids, ops, None, dst_names).table.num_rows
+        decode_sources(rec, record_ids, ops, source_names)
+        decode_experts(rec, record_ids, ops, 32)
     return n
 
 

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_the_detector_emits_only_listed_kinds():
     source = (ROOT / "warehouse/formats/trace/records.py").read_text()
-    emitted = set(re.findall(r'add\("([a-z_]+)"', source))
+    emitted = set(re.findall(r'_find\(found, "([a-z_]+)"', source))
     assert emitted == set(RECORD_ANOMALY_KINDS)
     sql_kinds = set()
     for path in (ROOT / "sql/ingest").glob("*.sql"):

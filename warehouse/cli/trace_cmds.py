@@ -31,11 +31,12 @@ EXPERTS_USED_HELP = ("k, experts selected per token, when the model does not say
 # Show a progress bar for traces at least this big, always on a terminal, or when MOEWH_PROGRESS=1.
 PROGRESS_MIN_BYTES = 256 << 20
 PROGRESS_ENV = "MOEWH_PROGRESS"
+PASSES = ("scanning", "decoding records", "decoding sources", "decoding expert ids")
 
 
 class _Bar:
-    """A one-line progress bar on stderr. The trace is read twice (scan, then decode), so the
-    bar runs twice; a drop in ``done`` marks the second phase."""
+    """A one-line progress bar on stderr. The trace is read once to scan it and once per table
+    it fills, so the bar runs once per pass; a drop in ``done`` marks the next pass."""
 
     def __init__(self, label: str, enabled: bool):
         self.label, self.enabled = label, enabled
@@ -52,7 +53,7 @@ class _Bar:
         if now - self.shown < 0.2 and done < total and not new_phase:
             return
         self.shown = now
-        step = ("scanning", "decoding")[min(self.phase, 1)]
+        step = PASSES[min(self.phase, len(PASSES) - 1)]
         filled = 30 * done // total
         sys.stderr.write(f"\r{self.label} {step} [{'#' * filled}{'.' * (30 - filled)}] {100 * done // total:3d}%")
         sys.stderr.flush()

@@ -5,9 +5,10 @@ pre-allocated and sparse, so it ends in a long run of all-zero records; a record
 timestamp is 0 is unused. This module maps the file chunk by chunk as a NumPy structured
 array (``RECORD_DTYPE``), skips the holes of sparse files with ``SEEK_DATA``/``SEEK_HOLE``
 instead of reading gigabytes of zeros, and turns a chunk of used records into Arrow columns
-for the warehouse tables without a Python loop per record. Names are decoded once per
-distinct value (dictionary encoding), because a trace repeats a few thousand names millions
-of times; their bytes are untrusted (may be unterminated, or not UTF-8).
+for the warehouse tables without a Python loop per record. Names are interned per trace
+(``names.NameTable``) and decoded once per distinct value (dictionary encoding), because a
+trace repeats a few thousand names millions of times; their bytes are untrusted (may be
+unterminated, or not UTF-8).
 
 The other decoders (legacy 256-byte records, per-token JSON) convert their input into
 ``RECORD_DTYPE`` chunks too, so one writer serves all of them.
@@ -24,9 +25,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from ...ingest.arrow_columns import column, dictionary_column, numbers, strings
+from ...ingest.arrow_columns import column, dictionary_column
 from .clock import ThreadClock
 from .clock import out_of_range as timestamp_out_of_range
+from .names import NameTable, name_words
 from .reading import read_slots
 
 RECORD_SIZE = 1024
@@ -202,41 +204,6 @@ def scan_used(
 # Decoding a chunk of used records into Arrow columns.
 
 
-_NAME_HASH_MULTIPLIERS = np.random.default_rng(0x6D6F65).integers(1, 2**63, size=32, dtype=np.uint64) | np.uint64(1)
-
-
-def _factorize(fixed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(unique values, inverse) of a fixed-width bytes array, much faster than sorting the bytes.
-
-    Each name is hashed to 64 bits (a multilinear hash over its first 8-byte words; most names
-    are short), the hashes are factorised, and a full comparison against each group's
-    representative proves there was no collision. On a collision the whole width is hashed,
-    and failing that the bytes themselves are sorted.
-    """
-    n, width = len(fixed), fixed.dtype.itemsize
-    if n == 0 or width % 8:
-        return np.unique(fixed, return_inverse=True)
-    words = np.ascontiguousarray(fixed).view(np.uint64).reshape(n, width // 8)
-    for n_words in sorted({min(4, width // 8), width // 8}):
-        with np.errstate(over="ignore"):
-            h = (words[:, :n_words] * _NAME_HASH_MULTIPLIERS[:n_words]).sum(axis=1, dtype=np.uint64)
-        _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
-        if np.array_equal(words[first][inverse], words):
-            return fixed[first], inverse
-    return np.unique(fixed, return_inverse=True)
-
-
-def decode_names(fixed: np.ndarray) -> pa.DictionaryArray:
-    """Fixed-width, NUL-terminated name bytes -> dictionary-encoded Arrow strings.
-
-    Only the distinct values are decoded; bytes after the first NUL are ignored and invalid
-    UTF-8 becomes U+FFFD, so a corrupt name never stops an ingest.
-    """
-    uniques, inverse = _factorize(fixed)
-    texts = [u.split(b"\0", 1)[0].decode("utf-8", errors="replace") for u in uniques.tolist()]
-    return dictionary_column(inverse.astype(np.int32, copy=False), texts)
-
-
 def _label(codes: np.ndarray, labels: tuple[str, ...]) -> pa.DictionaryArray:
     idx = np.minimum(codes, len(labels) - 1).astype(np.int8)
     return dictionary_column(idx, labels)
@@ -246,27 +213,9 @@ def _nullable(values: np.ndarray, none_value: int) -> pa.Array:
     return column(values, values == none_value)
 
 
-def _constant(value: str, n: int) -> pa.DictionaryArray:
-    return dictionary_column(np.zeros(n, np.int8), [value])
-
-
-@dataclass
-class DecodedChunk:
-    records: pa.Table
-    sources: pa.Table
-    experts: pa.Table
-    anomalies: pa.Table  # per-record problems found within the record itself
-    # For the op-table plausibility check: op codes of records with expert ids, and of
-    # records that read a 3-D *_exps.weight tensor.
-    expert_op_codes: dict[int, int]  # {op code: records}
-    exps_weight_op_codes: dict[int, int]
-    # size_bytes of each record's ffn_moe_topk-N source (the expert-id tensor), 0 if none
-    id_tensor_bytes: np.ndarray
-
-
 ID_TENSOR_PREFIX = "ffn_moe_topk-"
 # Every kind of row in the anomalies table, in the order v1.trace_quality shows them: the
-# per-record kinds decode_chunk finds, then the two found in SQL after the append
+# per-record kinds the decoders below find, then the two found in SQL after the append
 # (expert_ids_disagree, sql/ingest/trace_anomalies.sql; op_table_mismatch, one per run). The
 # view has one count column per kind and the dashboard one sentence per kind; a test keeps
 # both in step with this list.
@@ -277,37 +226,62 @@ RECORD_ANOMALY_KINDS = (
 )
 ANOMALY_KINDS = RECORD_ANOMALY_KINDS + ("expert_ids_disagree", "op_table_mismatch")
 
-
-def _anomalies(run_id: str, record_ids: np.ndarray, found: list[tuple[str, np.ndarray, list[str]]]) -> pa.Table:
-    ids, kinds, details = [], [], []
-    for kind, where, detail in found:
-        ids.append(record_ids[where])
-        kinds.extend([kind] * len(detail))
-        details.extend(detail)
-    rid = np.concatenate(ids) if ids else np.zeros(0, np.int64)
-    return pa.table({"run_id": _constant(run_id, len(rid)), "record_id": column(rid.astype(np.int64)),
-                     "kind": strings(kinds), "detail": strings(details)})
+# A problem a record shows on its own: (kind, positions in the chunk, one detail text per position).
+Finding = tuple[str, np.ndarray, list[str]]
 
 
-def decode_chunk(
-    run_id: str, rec: np.ndarray, record_ids: np.ndarray, pass_ids: np.ndarray, op_names: tuple[str, ...],
-    n_experts: int | None = None, clock: ThreadClock | None = None,
-) -> DecodedChunk:
-    """Arrow tables for ``records``, ``sources``, ``record_experts`` and the per-record anomalies
-    of used records ``rec`` (``n_experts``: experts per layer, to check ids; None if unknown;
-    ``clock``: each thread's last timestamp, carried across the chunks of one run)."""
-    n = len(rec)
+def _find(found: list[Finding], kind: str, mask: np.ndarray, detail) -> None:
+    assert kind in RECORD_ANOMALY_KINDS, kind
+    where = np.flatnonzero(mask)
+    if len(where):
+        found.append((kind, where, [detail(i) for i in where]))
+
+
+def _op_mask(op_names: tuple[str, ...], wanted: tuple[str, ...]) -> np.ndarray:
+    """Per op code (all 256 a byte can hold): is it one of ``wanted``."""
+    return np.array([name in wanted for name in op_names] + [False] * (256 - len(op_names)))
+
+
+def _op_text(op_names: tuple[str, ...], code: int) -> str:
+    return op_names[code] if code < len(op_names) else f"op code {code}"
+
+
+def _code_counts(codes: np.ndarray) -> dict[int, int]:
+    values, n = np.unique(codes, return_counts=True)
+    return dict(zip(values.tolist(), n.tolist(), strict=True))
+
+
+# Each decoder below turns a chunk of used records into the columns of one table (every column
+# but run_id, which the writer adds) and the per-record problems those fields show. Ingest
+# streams each table into DuckDB as one statement, reading the file once per table, so each
+# decoder reads only the fields its table needs; cross-record problems are found in SQL.
+
+
+@dataclass
+class DecodedRecords:
+    table: pa.Table  # the records table
+    findings: list[Finding]
+    expert_op_codes: dict[int, int]  # {op code: records with expert ids} (op-table plausibility)
+
+
+def decode_records(
+    rec: np.ndarray, record_ids: np.ndarray, pass_ids: np.ndarray, op_names: tuple[str, ...],
+    clock: ThreadClock | None = None, names: NameTable | None = None,
+) -> DecodedRecords:
+    """The ``records`` columns of used records ``rec`` (``clock``: each thread's last timestamp,
+    ``names``: the output names seen so far, both carried across the chunks of one run)."""
+    names = names or NameTable()
+    names.start_chunk()
+    dst_codes = names.codes(name_words(rec["dst_name"]))
     ts = rec["timestamp_ns"]
     ts_bad = timestamp_out_of_range(ts)
     op = rec["operation_type"]
     known = op < len(op_names)
-    op_name = dictionary_column(np.where(known, op, 0).astype(np.int16), op_names, null=~known)
     num_sources = rec["num_sources"]
     num_experts = rec["num_experts"]
     phase = rec["phase"]
-    records = pa.table(
+    table = pa.table(
         {
-            "run_id": _constant(run_id, n),
             "record_id": column(record_ids.astype(np.int64, copy=False)),
             "pass_id": column(pass_ids.astype(np.int32, copy=False)),
             # records.timestamp_ns is NOT NULL: the largest BIGINT stands in (the anomaly keeps the value)
@@ -316,112 +290,127 @@ def decode_chunk(
             "layer_id": _nullable(rec["layer_id"].astype(np.int32), NO_LAYER),
             "thread_id": column(rec["thread_id"].astype(np.int32)),
             "op_code": column(op.astype(np.int16)),
-            "op_name": op_name,
+            "op_name": dictionary_column(np.where(known, op, 0).astype(np.int16), op_names, null=~known),
             "phase": _label(phase, PHASES),
             "num_sources": column(num_sources.astype(np.int16)),
             "num_experts": column(num_experts.astype(np.int16)),
-            "dst_name": decode_names(rec["dst_name"]),
+            "dst_name": names.column(dst_codes),
         }
     )
+    found: list[Finding] = []
+    _find(found, "too_many_sources", num_sources > MAX_SOURCES, lambda i: f"num_sources {num_sources[i]} > {MAX_SOURCES}")
+    _find(found, "too_many_experts", num_experts > MAX_EXPERTS, lambda i: f"num_experts {num_experts[i]} > {MAX_EXPERTS}")
+    _find(found, "unknown_op_code", ~known, lambda i: f"op code {op[i]} is not in the run's op table")
+    _find(found, "unknown_phase", phase > 1, lambda i: f"phase {phase[i]} is neither 0 (PROMPT) nor 1 (GENERATE)")
+    _find(found, "timestamp_out_of_range", ts_bad, lambda i: f"timestamp {ts[i]} is above 2^63 - 1; stored as 2^63 - 1")
+    if clock is not None:
+        back, before = clock.backwards(rec["thread_id"], ts)
+        _find(found, "timestamp_backwards", back, lambda i: f"timestamp {ts[i]} is {int(before[i]) - int(ts[i])} ns "
+                                                            f"before the previous record of thread {rec['thread_id'][i]}")
+    return DecodedRecords(table, found, _code_counts(op[num_experts > 0]))
 
+
+@dataclass
+class DecodedSources:
+    table: pa.Table  # the sources table
+    findings: list[Finding]
+    exps_weight_op_codes: dict[int, int]  # {op code: records reading a 3-D *_exps.weight tensor}
+    # size_bytes of each record's ffn_moe_topk-N source (the expert-id tensor), 0 if none
+    id_tensor_bytes: np.ndarray
+
+
+def decode_sources(
+    rec: np.ndarray, record_ids: np.ndarray, op_names: tuple[str, ...], names: NameTable | None = None,
+) -> DecodedSources:
+    """The ``sources`` columns (one row per used source slot) of used records ``rec`` (``names``:
+    the source names seen so far, carried across the chunks of one run)."""
+    names = names or NameTable()
+    names.start_chunk()
+    num_sources = rec["num_sources"]
     slot_grid = np.arange(MAX_SOURCES, dtype=np.int16)
     valid = slot_grid[None, :] < np.minimum(num_sources, MAX_SOURCES)[:, None]
-    src = rec["sources"][valid]
-    src_names = decode_names(src["name"])
-    ms = src["memory_source"]
-    value = src["disk_offset_or_buffer_id"]
+    slots = rec["sources"]  # strided (n, 4): each field is taken on its own, not the 160-byte slots
+    name_idx = names.codes(name_words(slots["name"][valid]))
+    src_names = names.column(name_idx)
+    ms = slots["memory_source"][valid]
+    value = slots["disk_offset_or_buffer_id"][valid]
+    size_bytes = slots["size_bytes"][valid]
     is_disk, is_buffer = ms == DISK, ms == BUFFER
-    sources = pa.table(
+    table = pa.table(
         {
-            "run_id": _constant(run_id, len(src)),
             "record_id": column(np.broadcast_to(record_ids[:, None], valid.shape)[valid].astype(np.int64)),
             "slot": column(np.broadcast_to(slot_grid, valid.shape)[valid]),
             "name": src_names,
-            "tensor_ptr": column(src["tensor_ptr"]),
-            "size_bytes": column(src["size_bytes"].astype(np.int64)),
-            "layer_id": _nullable(src["layer_id"].astype(np.int32), NO_LAYER),
+            "tensor_ptr": column(slots["tensor_ptr"][valid]),
+            "size_bytes": column(size_bytes.astype(np.int64)),
+            "layer_id": _nullable(slots["layer_id"][valid].astype(np.int32), NO_LAYER),
             "memory_source": _label(ms, MEMORY_SOURCES),
             "disk_offset": column(value.astype(np.int64), ~is_disk | (value == 0)),
             "buffer_id": column(value, ~is_buffer),
-            "tensor_idx": _nullable(src["tensor_idx"].astype(np.int64), NO_TENSOR_IDX),
-        }
-    )
-
-    exp_grid = np.arange(MAX_EXPERTS, dtype=np.int16)
-    has_ids = exp_grid[None, :] < np.minimum(num_experts, MAX_EXPERTS)[:, None]
-    expert_ids = rec["expert_ids"]
-    experts = pa.table(
-        {
-            "run_id": _constant(run_id, int(has_ids.sum())),
-            "record_id": column(np.broadcast_to(record_ids[:, None], has_ids.shape)[has_ids].astype(np.int64)),
-            "slot": column(np.broadcast_to(exp_grid, has_ids.shape)[has_ids]),
-            "expert_id": column(expert_ids[has_ids].astype(np.int32)),
+            "tensor_idx": _nullable(slots["tensor_idx"][valid].astype(np.int64), NO_TENSOR_IDX),
         }
     )
 
     # Per-name facts, computed once per distinct name and spread back through the indices.
-    dictionary = src_names.dictionary.to_pylist()
-    name_idx = numbers(src_names.indices)
+    dictionary = names.texts
     reads_exps = np.zeros(valid.shape, dtype=bool)
     id_tensor = np.zeros(valid.shape, dtype=np.int64)
     if len(dictionary):
         reads_exps[valid] = np.array([d.endswith("_exps.weight") for d in dictionary])[name_idx]
         is_topk = np.array([d.startswith(ID_TENSOR_PREFIX) for d in dictionary])[name_idx]
-        id_tensor[valid] = np.where(is_topk, src["size_bytes"], 0)
-    has_any_ids = num_experts > 0
+        id_tensor[valid] = np.where(is_topk, size_bytes, 0)
+    op = rec["operation_type"]
+    any_exps = reads_exps.any(axis=1)
+    bad_op_exps = any_exps & ~_op_mask(op_names, ("MUL_MAT_ID",))[op] & ~(rec["num_experts"] > 0)
+    bad_ms = np.zeros(valid.shape, dtype=bool)
+    bad_ms[valid] = ms > BUFFER
+    found: list[Finding] = []
+    # "carries expert ids", the other implausible_op, is decode_experts' (a record is one or the other)
+    _find(found, "implausible_op", bad_op_exps, lambda i: f"{_op_text(op_names, op[i])} reads an _exps weight")
+    _find(found, "unknown_memory_source", bad_ms.any(axis=1),
+          lambda i: f"source slot {int(np.argmax(bad_ms[i]))} has memory_source "
+                    f"{slots['memory_source'][i, int(np.argmax(bad_ms[i]))]}")
+    return DecodedSources(table, found, _code_counts(op[any_exps]), id_tensor.max(axis=1))
 
-    # Anomalies a record shows on its own (cross-record ones are found in SQL after the append).
+
+@dataclass
+class DecodedExperts:
+    table: pa.Table  # the record_experts table
+    findings: list[Finding]
+
+
+def decode_experts(
+    rec: np.ndarray, record_ids: np.ndarray, op_names: tuple[str, ...], n_experts: int | None = None,
+) -> DecodedExperts:
+    """The ``record_experts`` columns (one row per recorded expert id) of used records ``rec``
+    (``n_experts``: experts per layer, to check ids; None if unknown)."""
+    # Most records carry no ids (one in six of a GPT-OSS pass does): only those that do are read.
+    carriers = np.flatnonzero(rec["num_experts"] > 0)
+    record_ids, num_experts = record_ids[carriers], rec["num_experts"][carriers]
+    exp_grid = np.arange(MAX_EXPERTS, dtype=np.int16)
+    has_ids = exp_grid[None, :] < np.minimum(num_experts, MAX_EXPERTS)[:, None]
+    expert_ids = rec["expert_ids"][carriers]
+    table = pa.table(
+        {
+            "record_id": column(np.broadcast_to(record_ids[:, None], has_ids.shape)[has_ids].astype(np.int64)),
+            "slot": column(np.broadcast_to(exp_grid, has_ids.shape)[has_ids]),
+            "expert_id": column(expert_ids[has_ids].astype(np.int32)),
+        }
+    )
     ids_masked = np.where(has_ids, expert_ids, 0)
     out_of_range = has_ids & ((expert_ids < 0) | (expert_ids >= (n_experts if n_experts else 2**31 - 1)))
     ordered = np.sort(np.where(has_ids, expert_ids.astype(np.int64), np.iinfo(np.int64).min + exp_grid.astype(np.int64)), axis=1)
     duplicated = (np.diff(ordered, axis=1) == 0).any(axis=1)
-    expert_ops = np.array([name in ("MUL_MAT_ID", "ADD_ID") for name in op_names] + [False] * (256 - len(op_names)))
-    mul_mat_id = np.array([name == "MUL_MAT_ID" for name in op_names] + [False] * (256 - len(op_names)))
-    bad_op_ids = has_any_ids & ~expert_ops[op]
-    bad_op_exps = reads_exps.any(axis=1) & ~mul_mat_id[op] & ~has_any_ids
-    bad_ms = np.zeros(valid.shape, dtype=bool)
-    bad_ms[valid] = ms > BUFFER
-    found = []
-
-    def add(kind: str, mask: np.ndarray, detail) -> None:
-        assert kind in RECORD_ANOMALY_KINDS, kind
-        where = np.flatnonzero(mask)
-        if len(where):
-            found.append((kind, where, [detail(i) for i in where]))
-
-    add("expert_id_out_of_range", out_of_range.any(axis=1),
-        lambda i: f"expert ids {','.join(map(str, ids_masked[i][out_of_range[i]].tolist()))} outside "
-                  f"[0, {n_experts if n_experts else '?'})")
-    add("duplicate_expert_ids", duplicated,
-        lambda i: f"expert ids {','.join(map(str, expert_ids[i][has_ids[i]].tolist()))} repeat an id")
-    add("too_many_sources", num_sources > MAX_SOURCES, lambda i: f"num_sources {num_sources[i]} > {MAX_SOURCES}")
-    add("too_many_experts", num_experts > MAX_EXPERTS, lambda i: f"num_experts {num_experts[i]} > {MAX_EXPERTS}")
-    add("unknown_op_code", ~known, lambda i: f"op code {op[i]} is not in the run's op table")
-    add("implausible_op", bad_op_ids | bad_op_exps,
-        lambda i: f"{op_names[op[i]] if known[i] else f'op code {op[i]}'} "
-                  + ("carries expert ids" if bad_op_ids[i] else "reads an _exps weight"))
-    add("unknown_memory_source", bad_ms.any(axis=1),
-        lambda i: f"source slot {int(np.argmax(bad_ms[i]))} has memory_source {rec['sources'][i, int(np.argmax(bad_ms[i]))]['memory_source']}")
-    add("unknown_phase", phase > 1, lambda i: f"phase {phase[i]} is neither 0 (PROMPT) nor 1 (GENERATE)")
-    add("timestamp_out_of_range", ts_bad, lambda i: f"timestamp {ts[i]} is above 2^63 - 1; stored as 2^63 - 1")
-    if clock is not None:
-        back, before = clock.backwards(rec["thread_id"], ts)
-        add("timestamp_backwards", back, lambda i: f"timestamp {ts[i]} is {int(before[i]) - int(ts[i])} ns "
-                                                   f"before the previous record of thread {rec['thread_id'][i]}")
-    return DecodedChunk(
-        records,
-        sources,
-        experts,
-        _anomalies(run_id, record_ids, found),
-        _code_counts(op[has_any_ids]),
-        _code_counts(op[reads_exps.any(axis=1)]),
-        id_tensor.max(axis=1),
-    )
-
-
-def _code_counts(codes: np.ndarray) -> dict[int, int]:
-    values, n = np.unique(codes, return_counts=True)
-    return dict(zip(values.tolist(), n.tolist(), strict=True))
+    op = rec["operation_type"][carriers]
+    bad_op_ids = ~_op_mask(op_names, ("MUL_MAT_ID", "ADD_ID"))[op]
+    found: list[Finding] = []
+    _find(found, "expert_id_out_of_range", out_of_range.any(axis=1),
+          lambda i: f"expert ids {','.join(map(str, ids_masked[i][out_of_range[i]].tolist()))} outside "
+                    f"[0, {n_experts if n_experts else '?'})")
+    _find(found, "duplicate_expert_ids", duplicated,
+          lambda i: f"expert ids {','.join(map(str, expert_ids[i][has_ids[i]].tolist()))} repeat an id")
+    _find(found, "implausible_op", bad_op_ids, lambda i: f"{_op_text(op_names, op[i])} carries expert ids")
+    return DecodedExperts(table, [(kind, carriers[where], detail) for kind, where, detail in found])
 
 
 def pass_starts(rec: np.ndarray) -> np.ndarray:
