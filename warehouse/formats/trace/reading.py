@@ -9,6 +9,9 @@ input error "the trace changed while being read". Memory per read is the slice a
 from __future__ import annotations
 
 import os
+import queue
+import threading
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -29,3 +32,46 @@ def read_slots(fd: int, path, dtype: np.dtype, first: int, n: int) -> np.ndarray
                              f"was; ingest it once the traced program has finished", offset=offset + done)
         done += got
     return out
+
+
+def read_ahead(items: Iterator, depth: int = 2) -> Iterator:
+    """The items of ``items``, produced on a thread of its own up to ``depth`` ahead: reads
+    release the GIL, so the next chunk is read while this one is hashed or decoded. An error
+    of the producer is raised here, where the item it failed on would have been."""
+    ahead: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        ahead.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ahead.put((end, None))
+        except BaseException as exc:  # noqa: BLE001 - raised in the consumer below
+            ahead.put((end, exc))
+
+    thread = threading.Thread(target=produce, name="moewh-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = ahead.get()
+            if item is end:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                ahead.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        thread.join()

@@ -29,7 +29,7 @@ from ...ingest.arrow_columns import column, dictionary_column
 from .clock import ThreadClock
 from .clock import out_of_range as timestamp_out_of_range
 from .names import NameTable, name_words
-from .reading import read_slots
+from .reading import read_ahead, read_slots
 
 RECORD_SIZE = 1024
 MAX_SOURCES = 4
@@ -168,7 +168,7 @@ def scan_used(
     h.update(f"{dtype.itemsize}\n".encode())
     scan = UsedScan()
     expected_next = 0  # slot after the last used one; a gap before a used slot is a hole
-    for first, chunk in iter_chunks(path, extent, dtype, chunk_records):
+    for first, chunk in read_ahead(iter_chunks(path, extent, dtype, chunk_records)):
         used = np.flatnonzero(chunk["timestamp_ns"] != 0)
         if len(used):
             slots = used + first
