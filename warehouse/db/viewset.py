@@ -162,9 +162,14 @@ def find(name: str) -> ViewDef:
 
 
 def set_version(view_set: str) -> str:
+    """A digest of the set's files as they are on disk. Every open compares it with the version
+    the database loaded, so it reads the files without parsing them (parsing every view with
+    sqlglot took 0.37 s, a third of a small trace's ingest)."""
+    if view_set not in view_sets():
+        raise UsageError(f"no view set {view_set!r}; known: {', '.join(view_sets())}")
     h = hashlib.sha256()
-    for d in definitions(view_set):
-        h.update(d.name.encode() + b"\0" + d.sql.encode() + b"\0")
+    for path in sorted((paths.sql_dir() / "views" / view_set).glob("*.sql")):
+        h.update(path.stem.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
 
