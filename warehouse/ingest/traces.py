@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import queue
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -40,6 +38,7 @@ from ..formats.trace.clock import ThreadClock
 from ..formats.trace.detect import TOKEN_JSON, TRACE_256, TRACE_1024, detect
 from ..formats.trace.legacy import LEGACY_RECORD_DTYPE, to_records
 from ..formats.trace.names import NameTable
+from ..formats.trace.reading import read_ahead
 from ..formats.trace.records import (
     DEFAULT_CHUNK_RECORDS,
     RECORD_DTYPE,
@@ -245,53 +244,32 @@ def _with_run_id(table: pa.Table, run_id: str, columns: list[str]) -> pa.Table:
 def _stream(con: duckdb.DuckDBPyConnection, table: str, tables: Iterator[pa.Table]) -> None:
     """Append every Arrow table of ``tables`` to ``table`` in one INSERT that pulls them as it writes.
 
-    ``tables`` is run on a thread of its own, one table ahead of the INSERT: DuckDB pulls a
+    ``tables`` runs one table ahead on a thread of its own (``read_ahead``): DuckDB pulls a
     stream on a single thread and writes what it pulled before pulling again, so without it
     decoding and writing would take turns. An error raised while producing (a file that
     shrank meanwhile) would reach the caller as DuckDB's own text, so it ends the stream
     instead and is raised once the statement is done; the caller's transaction then rolls the
     partial rows back.
     """
-    ahead: queue.Queue = queue.Queue(maxsize=2)
-    stop = threading.Event()
     failed: list[BaseException] = []
-    done = object()
-
-    def produce() -> None:
-        try:
-            for t in tables:
-                while not stop.is_set():
-                    try:
-                        ahead.put(t, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-        except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread below
-            failed.append(exc)
-        ahead.put(done)
 
     def batches():
-        while (t := ahead.get()) is not done:
-            yield from t.to_batches()
+        try:
+            for t in read_ahead(tables):
+                yield from t.to_batches()
+        except GeneratorExit:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - raised below, once DuckDB lets go of the stream
+            failed.append(exc)
 
-    producer = threading.Thread(target=produce, name=f"moewh-decode-{table}", daemon=True)
-    producer.start()
+    stream = batches()
     try:
-        stream = batches()
         first = next(stream, None)
         if first is not None:
             reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], stream))
             con.from_arrow(reader).insert_into(table)
     finally:
-        stop.set()
-        while producer.is_alive():
-            try:
-                ahead.get(timeout=0.1)  # unblock a producer waiting to put
-            except queue.Empty:
-                pass
-        producer.join()
+        stream.close()  # stops the producing thread if DuckDB gave up on the stream early
     if failed:
         raise failed[0]
 
@@ -389,8 +367,10 @@ def _decode_and_derive(con, source, scanned, run_id, run_name, table, ops, n_exp
     clock = ThreadClock()
     dst_names, source_names = NameTable(), NameTable()
 
-    def passes(table: str):
-        """(record_ids, records, pass_ids) of each chunk, checking the pass read every used record."""
+    def rows(table: str, decode):
+        """The Arrow tables of ``table``, chunk by chunk: ``decode(record_ids, rec, pass_ids, starts)``
+        decodes a chunk (and folds its per-run facts); its findings go to the anomaly spool. The
+        pass ids are carried across chunks, and the pass must read every used record."""
         counter, n = None, 0
         for record_ids, rec in source.chunks(progress):
             starts = pass_starts(rec)
@@ -402,38 +382,33 @@ def _decode_and_derive(con, source, scanned, run_id, run_name, table, ops, n_exp
             pass_ids = counter + np.cumsum(starts)
             counter = int(pass_ids[-1])
             n += len(rec)
-            yield record_ids, rec, pass_ids, starts
+            decoded = decode(record_ids, rec, pass_ids, starts)
+            anomalies.add(_findings_table(record_ids, decoded.findings))
+            yield _with_run_id(decoded.table, run_id, columns[table])
         if n != scanned.n_used:
             # The tracer writes into a pre-allocated, memory-mapped file: it may still be running.
             raise InputError(path, f"the trace changed while being read ({scanned.n_used} used records at first, "
                                    f"{n} then); ingest it once the traced program has finished")
 
-    def records():
-        for record_ids, rec, pass_ids, starts in passes("records"):
-            batch_ids.update(zip(pass_ids[starts].tolist(), pass_facts.index_ids(rec, starts).tolist(), strict=True))
-            decoded = decode_records(rec, record_ids, pass_ids, ops, clock, dst_names)
-            expert_codes.update(decoded.expert_op_codes)
-            anomalies.add(_findings_table(record_ids, decoded.findings))
-            yield _with_run_id(decoded.table, run_id, columns["records"])
+    def records(record_ids, rec, pass_ids, starts):
+        batch_ids.update(zip(pass_ids[starts].tolist(), pass_facts.index_ids(rec, starts).tolist(), strict=True))
+        decoded = decode_records(rec, record_ids, pass_ids, ops, clock, dst_names)
+        expert_codes.update(decoded.expert_op_codes)
+        return decoded
 
-    def sources():
-        for record_ids, rec, pass_ids, _ in passes("sources"):
-            decoded = decode_sources(rec, record_ids, ops, source_names)
-            _largest_per_pass(id_bytes, pass_ids, decoded.id_tensor_bytes, rec["num_experts"] > 0)
-            exps_codes.update(decoded.exps_weight_op_codes)
-            anomalies.add(_findings_table(record_ids, decoded.findings))
-            yield _with_run_id(decoded.table, run_id, columns["sources"])
+    def sources(record_ids, rec, pass_ids, starts):
+        decoded = decode_sources(rec, record_ids, ops, source_names)
+        _largest_per_pass(id_bytes, pass_ids, decoded.id_tensor_bytes, rec["num_experts"] > 0)
+        exps_codes.update(decoded.exps_weight_op_codes)
+        return decoded
 
-    def experts():
-        for record_ids, rec, _, _ in passes("record_experts"):
-            decoded = decode_experts(rec, record_ids, ops, n_experts)
-            anomalies.add(_findings_table(record_ids, decoded.findings))
-            yield _with_run_id(decoded.table, run_id, columns["record_experts"])
+    def experts(record_ids, rec, pass_ids, starts):
+        return decode_experts(rec, record_ids, ops, n_experts)
 
     with anomalies:
-        _stream(con, "records", records())
-        _stream(con, "sources", sources())
-        _stream(con, "record_experts", experts())
+        _stream(con, "records", rows("records", records))
+        _stream(con, "sources", rows("sources", sources))
+        _stream(con, "record_experts", rows("record_experts", experts))
         _stream(con, "anomalies", (_with_run_id(t, run_id, columns["anomalies"]) for t in anomalies.tables()))
     n_records = scanned.n_used
 

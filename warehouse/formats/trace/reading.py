@@ -35,9 +35,10 @@ def read_slots(fd: int, path, dtype: np.dtype, first: int, n: int) -> np.ndarray
 
 
 def read_ahead(items: Iterator, depth: int = 2) -> Iterator:
-    """The items of ``items``, produced on a thread of its own up to ``depth`` ahead: reads
-    release the GIL, so the next chunk is read while this one is hashed or decoded. An error
-    of the producer is raised here, where the item it failed on would have been."""
+    """The items of ``items``, produced on a thread of its own up to ``depth`` ahead: reads,
+    NumPy and the compiled kernels release the GIL, so the next chunk is read (or decoded)
+    while this one is used. An error of the producer is raised here, where the item it failed
+    on would have been; closing this generator stops the thread."""
     ahead: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
     end = object()
